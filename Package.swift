@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "claude-telegram-bot",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "botserver", targets: ["BotServer"]),
+        .library(name: "HTTPCore", targets: ["HTTPCore"]),
+        .library(name: "ClaudeRunner", targets: ["ClaudeRunner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Without its Foundation trait: the bot keeps full Foundation out of its memory footprint.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+    ],
+    targets: [
+        // Linux kernel interfaces (epoll, eventfd) that Glibc's module does not export.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+        .systemLibrary(
+            name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .target(
+            name: "HTTPCore",
+            dependencies: [
+                "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "ClaudeRunner",
+            dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "BotServer",
+            dependencies: [
+                "HTTPCore", "ClaudeRunner", "CSQLite", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // Clients and fake servers shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"]),
+        .testTarget(name: "ClaudeRunnerTests", dependencies: ["ClaudeRunner"]),
+        .testTarget(
+            name: "BotServerTests",
+            dependencies: [
+                "BotServer", "HTTPCore", "CSQLite", "TestSupport",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            exclude: ["Fixtures"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the bot in release mode and runs it. Reads .env (or deploy/.env) if present;
+# variables already set in the environment win.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-dependencies.sh
+for file in .env deploy/.env; do
+    if [[ -f "$file" ]]; then
+        while IFS= read -r line || [[ -n "$line" ]]; do
+            [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+            name="${line%%=*}"
+            [[ -z "${!name:-}" ]] && export "$name=${line#*=}"
+        done <"$file"
+        break
+    fi
+done
+swift build -c release --product botserver
+exec .build/release/botserver "${@:-serve}"
