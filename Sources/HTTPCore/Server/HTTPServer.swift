@@ -1,0 +1,180 @@
+import CLinux
+import Glibc
+import Logging
+import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets: one epoll thread for readiness, one Swift
+/// task per connection for everything else.
+///
+/// Life cycle: `start()` binds and begins accepting; `shutdown(gracePeriod:)` stops
+/// accepting, closes idle connections, lets in-flight requests finish until the
+/// grace period ends, then closes whatever is left; `waitUntilStopped()` returns
+/// after that.
+public final class HTTPServer: Sendable {
+    private enum Phase {
+        case created
+        case running(listener: ListeningSocket, handle: EventLoop.Handle)
+        case stopping
+        case stopped
+    }
+
+    public let configuration: HTTPServerConfiguration
+    private let router: Router
+    private let logger: Logger
+    private let loop: EventLoop
+    private let lifecycle: ConnectionLifecycle
+    private let phase = Mutex(Phase.created)
+    private let stoppedWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let boundPort = Mutex(0)
+
+    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) throws(HTTPServerError) {
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        do {
+            loop = try EventLoop()
+        } catch {
+            throw .eventLoop(error)
+        }
+        lifecycle = ConnectionLifecycle(loop: loop)
+    }
+
+    /// The port the server listens on (the real one when configured with port 0).
+    public var port: Int { boundPort.withLock { $0 } }
+
+    /// Connections open right now.
+    public var connectionCount: Int { lifecycle.count }
+
+    public var isShuttingDown: Bool { lifecycle.isShuttingDown }
+
+    /// Binds the listening socket and starts accepting. Throws if the address cannot be used.
+    public func start() throws(HTTPServerError) {
+        let listener = try ListeningSocket.bind(
+            host: configuration.host, port: configuration.port, backlog: configuration.listenBacklog)
+        let handle: EventLoop.Handle
+        do {
+            handle = try loop.register(listener.fd)
+        } catch {
+            close(listener.fd)
+            throw .eventLoop(error)
+        }
+        boundPort.withLock { $0 = listener.port }
+        phase.withLock { $0 = .running(listener: listener, handle: handle) }
+        loop.start()
+        Task { await self.acceptLoop(listener, handle) }
+        logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(listener.port)"])
+    }
+
+    /// Returns once the server has stopped after `shutdown`.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let alreadyStopped = phase.withLock { phase -> Bool in
+                if case .stopped = phase { return true }
+                stoppedWaiters.withLock { $0.append(continuation) }
+                return false
+            }
+            if alreadyStopped { continuation.resume() }
+        }
+    }
+
+    /// Graceful shutdown: no new connections, idle ones closed now, busy ones closed
+    /// after their current response or when `gracePeriod` ends, whichever is first.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) async {
+        let running = phase.withLock { phase -> (ListeningSocket, EventLoop.Handle)? in
+            guard case let .running(listener, handle) = phase else { return nil }
+            phase = .stopping
+            return (listener, handle)
+        }
+        guard let (listener, handle) = running else {
+            await waitUntilStopped()
+            return
+        }
+        logger.info("shutting down", metadata: ["connections": "\(lifecycle.count)"])
+        loop.deregister(handle)
+        close(listener.fd)
+        lifecycle.beginShutdown()
+
+        let deadline = MonotonicClock.deadline(after: gracePeriod)
+        while lifecycle.count > 0 && MonotonicClock.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        if lifecycle.count > 0 {
+            logger.warning(
+                "grace period over, closing connections still busy", metadata: ["connections": "\(lifecycle.count)"])
+            lifecycle.forceCloseAll()
+            // Handlers that ignore cancellation cannot hold the process hostage for long.
+            let hardDeadline = MonotonicClock.deadline(after: .seconds(1))
+            while lifecycle.count > 0 && MonotonicClock.now() < hardDeadline {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        loop.stop()
+        phase.withLock { $0 = .stopped }
+        let waiters = stoppedWaiters.withLock { waiters in
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume() }
+        logger.info("stopped")
+    }
+
+    // MARK: Accepting
+
+    private func acceptLoop(_ listener: ListeningSocket, _ handle: EventLoop.Handle) async {
+        while true {
+            switch listener.accept() {
+            case let .accepted(fd, peer):
+                admit(fd: fd, peer: peer)
+            case .wouldBlock:
+                do {
+                    try await loop.wait(handle, for: .read, deadline: nil)
+                } catch {
+                    return  // The listener was closed by shutdown.
+                }
+            case let .failed(error):
+                // EMFILE and friends: back off briefly instead of spinning on a full process table.
+                logger.warning("accept failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(50))
+                if lifecycle.isShuttingDown { return }
+            }
+        }
+    }
+
+    private func admit(fd: Int32, peer: SocketAddress) {
+        let handle: EventLoop.Handle
+        do {
+            handle = try loop.register(fd)
+        } catch {
+            close(fd)
+            return
+        }
+        guard let id = lifecycle.admit(handle, limit: configuration.maxConnections) else {
+            refuse(fd: fd, handle: handle, peer: peer)
+            return
+        }
+        let socket = ConnectionSocket(handle: handle, loop: loop)
+        socket.setNoDelay()
+        let connection = HTTPConnection(
+            id: id, socket: socket, peer: peer, router: router, configuration: configuration,
+            lifecycle: lifecycle, logger: logger)
+        let task = Task {
+            await connection.run()
+            self.loop.deregister(handle)
+            close(fd)
+            self.lifecycle.remove(id)
+        }
+        lifecycle.attach(task, to: id)
+    }
+
+    /// Over the connection cap (or shutting down): one non-blocking 503 attempt, then close,
+    /// so a flood of connections costs us no memory and no descriptors.
+    private func refuse(fd: Int32, handle: EventLoop.Handle, peer: SocketAddress) {
+        logger.warning("connection refused: too many connections", metadata: ["peer": "\(peer)"])
+        let bytes = ResponseSerializer.serialize(
+            .text(.serviceUnavailable, "too many connections"), keepAlive: false,
+            requestVersion: .http1_1, omitBody: false)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        loop.deregister(handle)
+        close(fd)
+    }
+}
