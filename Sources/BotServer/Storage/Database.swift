@@ -1,0 +1,57 @@
+import Logging
+
+/// The bot's SQLite database: one writer connection (group commit) and one reader.
+final class Database: Sendable {
+    static let fileName = "bot.sqlite"
+
+    let path: String
+    let writer: DatabaseWriter
+    let reader: DatabaseReader
+
+    private init(path: String, writer: DatabaseWriter, reader: DatabaseReader) {
+        self.path = path
+        self.writer = writer
+        self.reader = reader
+    }
+
+    /// Opens (creating if needed) `directory/bot.sqlite` and migrates it. Blocks while doing
+    /// so; meant for start-up, before anything else uses the database.
+    static func open(
+        directory: String, busyTimeoutMilliseconds: Int = ConnectionSetup.defaultBusyTimeoutMilliseconds,
+        logger: Logger
+    ) throws -> Database {
+        try DataDirectory.create(directory)
+        let path = directory + "/" + fileName
+
+        let writeConnection = try SQLiteConnection(path: path, mode: .readWriteCreate)
+        // Migrated before the writer takes the connection, so no write can see an old schema.
+        do {
+            try ConnectionSetup.configureWriter(writeConnection, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            try Migrations.apply(to: writeConnection, logger: logger)
+        } catch {
+            writeConnection.close()
+            throw error
+        }
+        // Opened after the writer: a read-only connection cannot create the WAL index.
+        let readConnection: SQLiteConnection
+        do {
+            readConnection = try SQLiteConnection(path: path, mode: .readOnly)
+            try ConnectionSetup.configureReader(readConnection, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        } catch {
+            writeConnection.close()
+            throw error
+        }
+        logger.info("database open", metadata: ["path": "\(path)", "schema_version": "\(Migrations.latestVersion)"])
+        return Database(
+            path: path,
+            writer: DatabaseWriter(connection: writeConnection, logger: logger),
+            reader: DatabaseReader(connection: readConnection))
+    }
+
+    /// Reader first: the last connection to close checkpoints the WAL into the main file,
+    /// which a read-only connection cannot do.
+    func close() async {
+        await reader.close()
+        await writer.close()
+    }
+}

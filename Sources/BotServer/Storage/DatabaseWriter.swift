@@ -1,0 +1,207 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// The one owner of writes. Every write runs on a dedicated serial queue (SQLite blocks,
+/// and Swift's cooperative pool has only a thread per core to lose) and is committed by
+/// group commit: whatever queued up while the previous transaction was committing runs
+/// as one transaction, each job in its own savepoint. One fsync then acknowledges many
+/// updates, which is what makes `synchronous = FULL` affordable.
+final class DatabaseWriter: Sendable {
+    struct Statistics: Sendable, Equatable {
+        /// Transactions committed.
+        var transactions = 0
+        /// Jobs whose work was committed.
+        var jobs = 0
+    }
+
+    /// A queued write. `perform` runs it and, on success, returns how to hand its value
+    /// over; that happens only once the transaction committed.
+    private struct Job: Sendable {
+        /// A readiness probe: needs the write lock, has nothing to commit.
+        let isProbe: Bool
+        let perform: @Sendable (SQLiteConnection) throws -> @Sendable () -> Void
+        let fail: @Sendable (any Error) -> Void
+    }
+
+    private struct State {
+        var queued: [Job] = []
+        var drainScheduled = false
+        var closed = false
+        var statistics = Statistics()
+    }
+
+    private let queue: DispatchQueue
+    // Touched only on `queue`; that confinement is what makes sharing `self` safe.
+    private nonisolated(unsafe) let connection: SQLiteConnection
+    private let state = Mutex(State())
+    private let maxBatchSize: Int
+    private let logger: Logger
+
+    /// Takes ownership of `connection`: nobody else may use it afterwards.
+    init(connection: SQLiteConnection, maxBatchSize: Int = 256, logger: Logger) {
+        precondition(maxBatchSize > 0)
+        self.connection = connection
+        self.maxBatchSize = maxBatchSize
+        self.logger = logger
+        self.queue = DispatchQueue(label: "database.writer", qos: .userInitiated)
+    }
+
+    var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Jobs waiting for the next batch (tests use it to know a batch has formed).
+    var queuedJobs: Int { state.withLock { $0.queued.count } }
+
+    /// Runs `work` inside a transaction and returns its value once that transaction has
+    /// committed. If `work` throws, its changes are rolled back and nothing else is affected.
+    /// Not cancellable once submitted: the write may commit whether or not anyone waits.
+    func write<T: Sendable>(_ work: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job = Job(
+                isProbe: false,
+                perform: { connection in
+                    let value = try work(connection)
+                    return { continuation.resume(returning: value) }
+                },
+                fail: { continuation.resume(throwing: $0) })
+            submit(job, orFail: continuation)
+        }
+    }
+
+    /// Throws unless the write lock can be taken within the busy timeout (BEGIN IMMEDIATE,
+    /// then ROLLBACK). Queued like a write, so it also fails if the writer is wedged.
+    func checkWritable() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let job = Job(
+                isProbe: true,
+                perform: { _ in { continuation.resume() } },
+                fail: { continuation.resume(throwing: $0) })
+            submit(job, orFail: continuation)
+        }
+    }
+
+    /// Runs the writes already submitted, then closes the connection. Later writes throw
+    /// `DatabaseError.closed`.
+    func close() async {
+        state.withLock { $0.closed = true }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.drain()
+                self.connection.close()
+                continuation.resume()
+            }
+        }
+    }
+
+    private func submit<T>(_ job: Job, orFail continuation: CheckedContinuation<T, any Error>) {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            state.queued.append(job)
+            if !state.drainScheduled {
+                state.drainScheduled = true
+                queue.async { self.drain() }
+            }
+            return true
+        }
+        if !accepted { continuation.resume(throwing: DatabaseError.closed) }
+    }
+
+    // MARK: On `queue`
+
+    private func drain() {
+        while true {
+            let batch = state.withLock { state -> [Job] in
+                guard !state.queued.isEmpty else {
+                    state.drainScheduled = false
+                    return []
+                }
+                let count = min(maxBatchSize, state.queued.count)
+                let batch = Array(state.queued.prefix(count))
+                state.queued.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            var remaining = batch[...]
+            while !remaining.isEmpty {
+                remaining = runTransaction(remaining)
+            }
+        }
+    }
+
+    /// Runs `jobs` in one transaction. Returns the jobs not yet run if SQLite aborted the
+    /// transaction halfway; they get a fresh one.
+    private func runTransaction(_ jobs: ArraySlice<Job>) -> ArraySlice<Job> {
+        if connection.isAutocommit == false {
+            // A failed ROLLBACK earlier left a transaction open; BEGIN would fail forever.
+            try? connection.run("ROLLBACK")
+        }
+        do {
+            try connection.run("BEGIN IMMEDIATE")
+        } catch {
+            logger.error("cannot start a write transaction", metadata: ["error": "\(error)"])
+            for job in jobs { job.fail(error) }
+            return []
+        }
+
+        var succeeded: [(job: Job, deliver: @Sendable () -> Void)] = []
+        var index = jobs.startIndex
+        while index < jobs.endIndex {
+            let job = jobs[index]
+            index += 1
+            if job.isProbe {
+                // BEGIN IMMEDIATE succeeding was the check.
+                if let deliver = try? job.perform(connection) { succeeded.append((job, deliver)) }
+                continue
+            }
+            do {
+                try connection.run("SAVEPOINT job")
+                let deliver = try job.perform(connection)
+                connection.resetStatements()
+                try connection.run("RELEASE job")
+                succeeded.append((job, deliver))
+            } catch {
+                connection.resetStatements()
+                if connection.isAutocommit {
+                    // SQLite rolled back the whole transaction (I/O error, disk full, ...):
+                    // the jobs before this one are lost too.
+                    job.fail(error)
+                    abort(succeeded.map(\.job), cause: error)
+                    return jobs[index...]
+                }
+                do {
+                    try connection.run("ROLLBACK TO job")
+                    try connection.run("RELEASE job")
+                } catch let rollbackError {
+                    job.fail(error)
+                    abort(succeeded.map(\.job), cause: rollbackError)
+                    return jobs[index...]
+                }
+                job.fail(error)
+            }
+        }
+
+        let writes = succeeded.count(where: { !$0.job.isProbe })
+        do {
+            // Probes and failed jobs leave nothing to commit: skip the fsync.
+            try connection.run(writes == 0 ? "ROLLBACK" : "COMMIT")
+        } catch {
+            logger.error("commit failed", metadata: ["error": "\(error)", "jobs": "\(writes)"])
+            abort(succeeded.map(\.job), cause: error)
+            return []
+        }
+        if writes > 0 {
+            state.withLock {
+                $0.statistics.transactions += 1
+                $0.statistics.jobs += writes
+            }
+        }
+        for entry in succeeded { entry.deliver() }
+        return []
+    }
+
+    /// Rolls back what is left of the transaction and fails the jobs whose work it held.
+    private func abort(_ jobs: [Job], cause: any Error) {
+        if !connection.isAutocommit { try? connection.run("ROLLBACK") }
+        for job in jobs { job.fail(cause) }
+    }
+}

@@ -1,0 +1,116 @@
+/// The durable inbox of Telegram updates: stored before the webhook acknowledges them,
+/// then marked as their handling progresses.
+struct InboxStore: Sendable {
+    let database: Database
+
+    init(database: Database) {
+        self.database = database
+    }
+
+    /// Stores an update; returns once it is committed. False if this update_id is already
+    /// stored (Telegram re-sent it), in which case nothing changes.
+    func store(_ entry: InboxEntry) async throws -> Bool {
+        try await database.writer.write { connection in
+            try connection.run(
+                """
+                INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                entry.updateID, entry.kind, entry.conversation?.chatID, entry.conversation?.threadID,
+                entry.payload, entry.receivedAt)
+            return connection.changes == 1
+        }
+    }
+
+    /// Keeps a body that was JSON but not an Update, for diagnosis.
+    func storeRejected(payload: [UInt8], reason: String, peer: String?, receivedAt: Int64) async throws {
+        try await database.writer.write { connection in
+            try connection.run(
+                "INSERT INTO rejected_updates (received_at, peer, reason, payload) VALUES (?, ?, ?, ?)",
+                receivedAt, peer, reason, payload)
+        }
+    }
+
+    /// Updates not yet handled nor given up on, oldest first.
+    func pending() async throws -> [InboxRecord] {
+        try await database.reader.read { connection in
+            try connection.prepare(
+                """
+                SELECT update_id, kind, chat_id, thread_id, payload, received_at, state, attempts
+                FROM inbox WHERE state = 'pending' ORDER BY update_id
+                """
+            ).query(row: Self.record)
+        }
+    }
+
+    /// Counts a delivery attempt before it starts, so that an update that keeps crashing
+    /// the process is eventually given up on. Returns the attempt's number (1 for the first).
+    func beginAttempt(updateID: Int64) async throws -> Int {
+        try await database.writer.write { connection in
+            let attempts = try connection.prepare(
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? RETURNING attempts"
+            ).queryFirst(updateID) { $0.int(0) }
+            guard let attempts else { throw DatabaseError.noSuchUpdate(updateID: updateID) }
+            return attempts
+        }
+    }
+
+    func markHandled(updateID: Int64, at unixMillis: Int64) async throws {
+        try await database.writer.write { connection in
+            try connection.run(
+                "UPDATE inbox SET state = 'handled', handled_at = ?, error = NULL WHERE update_id = ?",
+                unixMillis, updateID)
+            if connection.changes == 0 { throw DatabaseError.noSuchUpdate(updateID: updateID) }
+        }
+    }
+
+    func markFailed(updateID: Int64, error: String, at unixMillis: Int64) async throws {
+        try await database.writer.write { connection in
+            try connection.run(
+                "UPDATE inbox SET state = 'failed', handled_at = ?, error = ? WHERE update_id = ?",
+                unixMillis, error, updateID)
+            if connection.changes == 0 { throw DatabaseError.noSuchUpdate(updateID: updateID) }
+        }
+    }
+
+    /// Deletes handled and failed updates finished before `unixMillis`; returns how many.
+    /// Pending ones are never pruned.
+    func pruneHandled(before unixMillis: Int64) async throws -> Int {
+        try await database.writer.write { connection in
+            try connection.run(
+                "DELETE FROM inbox WHERE state IN ('handled', 'failed') AND COALESCE(handled_at, received_at) < ?",
+                unixMillis)
+            return connection.changes
+        }
+    }
+
+    /// Inbox rows in `state`, or all of them.
+    func count(state: InboxState? = nil) async throws -> Int {
+        try await database.reader.read { connection in
+            if let state {
+                return try connection.prepare("SELECT count(*) FROM inbox WHERE state = ?").queryFirst(state.rawValue) {
+                    $0.int(0)
+                } ?? 0
+            }
+            return try connection.prepare("SELECT count(*) FROM inbox").queryFirst { $0.int(0) } ?? 0
+        }
+    }
+
+    /// Bodies kept as rejected (valid JSON, not an update).
+    func rejectedCount() async throws -> Int {
+        try await database.reader.read { connection in
+            try connection.prepare("SELECT count(*) FROM rejected_updates").queryFirst { $0.int(0) } ?? 0
+        }
+    }
+
+    private static func record(_ row: SQLiteStatement) throws -> InboxRecord {
+        InboxRecord(
+            updateID: row.int64(0),
+            kind: row.string(1) ?? "",
+            conversation: row.optionalInt64(2).map { ConversationKey(chatID: $0, threadID: row.optionalInt64(3)) },
+            payload: row.blob(4) ?? [],
+            receivedAt: row.int64(5),
+            state: InboxState(rawValue: row.string(6) ?? "") ?? .pending,
+            attempts: row.int(7))
+    }
+}
