@@ -1,0 +1,15 @@
+import HTTPCore
+
+/// Every HTTP route the bot serves, in one place.
+enum Routes {
+    /// Telegram's updates are small; 1 MiB leaves room for the largest while bounding memory.
+    static let webhookMaxBody = 1 << 20
+
+    static func make(webhook: WebhookEndpoint, health: HealthEndpoints) -> Router {
+        var router = Router(defaultMaxBodyLength: 64 * 1024)
+        router.add(.POST, WebhookEndpoint.path, maxBodyLength: webhookMaxBody, handler: webhook.handle)
+        router.add(.GET, "/healthz", handler: health.health)
+        router.add(.GET, "/readyz", handler: health.readiness)
+        return router
+    }
+}

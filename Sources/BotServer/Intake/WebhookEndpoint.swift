@@ -1,0 +1,62 @@
+import HTTPCore
+import Logging
+
+/// POST /telegram/webhook: authenticate, store durably, acknowledge, dispatch.
+/// The 200 is sent only after the update's row is committed, so an acknowledged
+/// update survives any crash; anything else Telegram will deliver again.
+struct WebhookEndpoint: Sendable {
+    static let path = "/telegram/webhook"
+    static let secretHeader = "X-Telegram-Bot-Api-Secret-Token"
+
+    let secret: WebhookSecret
+    let store: InboxStore
+    let dispatcher: Dispatcher
+
+    func handle(_ request: HTTPRequest, _ context: RequestContext) async -> HTTPResponse {
+        guard secret.matches(request.head.headers[Self.secretHeader]) else {
+            context.logger.warning(
+                "webhook request with a missing or wrong secret token",
+                metadata: ["peer": "\(context.peer)",
+                           "header": "\(request.head.headers.contains(Self.secretHeader) ? "wrong" : "missing")"])
+            return .text(.unauthorized, "unauthorized")
+        }
+        let receivedAt = UnixTime.nowMillis()
+        switch UpdateClassification(body: request.body) {
+        case .malformed(let reason):
+            context.logger.warning("webhook body is not JSON", metadata: ["peer": "\(context.peer)", "reason": "\(reason)"])
+            return .text(.badRequest, reason)
+
+        case .notAnUpdate(let reason):
+            // Acknowledge: Telegram would otherwise retry it for a day and hold back the chat behind it.
+            do {
+                try await store.storeRejected(
+                    payload: request.body, reason: reason, peer: "\(context.peer)", receivedAt: receivedAt)
+            } catch {
+                return storageFailure(error, context)
+            }
+            context.logger.warning("webhook body is not an update; kept as rejected", metadata: ["reason": "\(reason)"])
+            return HTTPResponse(status: .ok)
+
+        case .update(let envelope):
+            let entry = InboxEntry(
+                updateID: envelope.updateID, kind: envelope.kind, conversation: envelope.conversation,
+                payload: request.body, receivedAt: receivedAt)
+            do {
+                if try await store.store(entry) {
+                    dispatcher.submit(InboxRecord(pending: entry))
+                } else {
+                    context.logger.debug("duplicate update ignored", metadata: ["update_id": "\(envelope.updateID)"])
+                }
+            } catch {
+                return storageFailure(error, context)
+            }
+            return HTTPResponse(status: .ok)
+        }
+    }
+
+    /// Not stored means not acknowledged: Telegram keeps the update and retries.
+    private func storageFailure(_ error: any Error, _ context: RequestContext) -> HTTPResponse {
+        context.logger.error("could not store webhook update", metadata: ["error": "\(error)"])
+        return .text(.serviceUnavailable, "storage unavailable, retry later")
+    }
+}

@@ -1,0 +1,65 @@
+import Logging
+import Testing
+
+@testable import BotServer
+
+@Suite struct ConfigurationTests {
+    static let token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+    static let valid = ["TELEGRAM_BOT_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": "s3cret_token-1"]
+
+    @Test func defaultsApply() throws {
+        let configuration = try Configuration.load(from: Environment(Self.valid))
+        #expect(configuration.port == 8080)
+        #expect(configuration.listenHost == "0.0.0.0")
+        #expect(configuration.databasePath == "./data/bot.sqlite")
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.logFormat == .text)
+    }
+
+    @Test func readsEveryVariable() throws {
+        var values = Self.valid
+        values["PORT"] = "9000"
+        values["LISTEN_HOST"] = "127.0.0.1"
+        values["DATA_DIR"] = "/var/lib/bot"
+        values["LOG_LEVEL"] = "DEBUG"
+        values["LOG_FORMAT"] = "json"
+        let configuration = try Configuration.load(from: Environment(values))
+        #expect(configuration.port == 9000)
+        #expect(configuration.listenHost == "127.0.0.1")
+        #expect(configuration.databasePath == "/var/lib/bot/bot.sqlite")
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.logFormat == .json)
+    }
+
+    @Test(arguments: [
+        ("TELEGRAM_BOT_TOKEN", nil, "is required"),
+        ("TELEGRAM_BOT_TOKEN", "nocolon", "is not a bot token"),
+        ("TELEGRAM_BOT_TOKEN", "12:short", "is not a bot token"),
+        ("TELEGRAM_WEBHOOK_SECRET", nil, "is required"),
+        ("TELEGRAM_WEBHOOK_SECRET", "has space", "must be 1-256 characters"),
+        ("PORT", "http", "must be a whole number"),
+        ("PORT", "70000", "must be a whole number"),
+        ("LOG_LEVEL", "loud", "must be one of"),
+        ("LOG_FORMAT", "xml", "must be one of"),
+    ] as [(String, String?, String)])
+    func aBadValueNamesTheVariable(variable: String, value: String?, problem: String) {
+        var values = Self.valid
+        values[variable] = value
+        do {
+            _ = try Configuration.load(from: Environment(values))
+            Issue.record("\(variable)=\(value ?? "<unset>") was accepted")
+        } catch {
+            #expect(error.variable == variable)
+            #expect(error.description.contains(problem), "\(error)")
+            #expect(!error.description.contains("s3cret"), "a secret leaked into the message")
+        }
+    }
+
+    @Test func theRedactorHidesSecrets() {
+        let redactor = Redactor(secrets: [Self.token, "s3cret_token-1"])
+        let line = redactor.redact("GET https://api.telegram.org/bot\(Self.token)/getMe secret=s3cret_token-1")
+        #expect(!line.contains(Self.token))
+        #expect(!line.contains("s3cret_token-1"))
+        #expect(line.contains("[REDACTED]"))
+    }
+}

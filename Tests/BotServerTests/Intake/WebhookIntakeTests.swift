@@ -1,0 +1,127 @@
+import TestSupport
+import Testing
+
+@testable import BotServer
+
+@Suite struct WebhookIntakeTests {
+    private func post(_ harness: IntakeHarness, _ body: [UInt8], secret: String? = IntakeHarness.secret) async throws
+        -> RawHTTPClient.Response
+    {
+        var headers = ["Content-Type": "application/json"]
+        if let secret { headers["X-Telegram-Bot-Api-Secret-Token"] = secret }
+        return try await RawHTTPClient.request(
+            port: harness.port, method: "POST", path: "/telegram/webhook", headers: headers, body: body)
+    }
+
+    @Test func anUpdateIsStoredThenAcknowledgedThenDelivered() async throws {
+        let harness = try await IntakeHarness.start()
+        let response = try await post(harness, Fixtures.textUpdate(id: 1001, chatID: 77))
+        #expect(response.status == 200)
+        // 200 means committed: the row is there the moment the response is.
+        #expect(try await harness.store.count(state: nil) == 1)
+        #expect(try await harness.handler.waitUntil { $0.count == 1 })
+        #expect(harness.handler.deliveries == [.init(updateID: 1001, conversation: ConversationKey(chatID: 77, threadID: nil), attempt: 1)])
+        #expect(try await harness.handler.waitUntil { _ in true })
+        await harness.stop()
+    }
+
+    @Test func aWrongOrMissingSecretStoresNothing() async throws {
+        let harness = try await IntakeHarness.start()
+        #expect(try await post(harness, Fixtures.textUpdate(id: 1), secret: nil).status == 401)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 2), secret: "wrong").status == 401)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 3), secret: IntakeHarness.secret + "x").status == 401)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 4), secret: "").status == 401)
+        #expect(try await harness.store.count(state: nil) == 0)
+        #expect(harness.handler.deliveries.isEmpty)
+        await harness.stop()
+    }
+
+    @Test func aDuplicateUpdateIsStoredAndDeliveredOnce() async throws {
+        let harness = try await IntakeHarness.start()
+        let body = Fixtures.textUpdate(id: 2002)
+        for _ in 0..<3 { #expect(try await post(harness, body).status == 200) }
+        // Concurrent retries of the same update, too.
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<10 { group.addTask { try await post(harness, body).status } }
+            for try await status in group { #expect(status == 200) }
+        }
+        #expect(try await harness.store.count(state: nil) == 1)
+        #expect(try await harness.handler.waitUntil { $0.count >= 1 })
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(harness.handler.deliveries.count == 1)
+        await harness.stop()
+    }
+
+    @Test func jsonThatIsNotAnUpdateIsKeptAsRejectedAndAcknowledged() async throws {
+        let harness = try await IntakeHarness.start()
+        #expect(try await post(harness, Array(#"{"hello":"world"}"#.utf8)).status == 200)
+        #expect(try await harness.store.count(state: nil) == 0)
+        #expect(try await harness.store.rejectedCount() == 1)
+        await harness.stop()
+    }
+
+    @Test func aBodyThatIsNotJSONGets400() async throws {
+        let harness = try await IntakeHarness.start()
+        #expect(try await post(harness, Array("update_id=5".utf8)).status == 400)
+        #expect(try await harness.store.count(state: nil) == 0)
+        #expect(try await harness.store.rejectedCount() == 0)
+        await harness.stop()
+    }
+
+    @Test func healthAndReadiness() async throws {
+        let harness = try await IntakeHarness.start()
+        #expect(try await RawHTTPClient.request(port: harness.port, path: "/healthz").status == 200)
+        #expect(try await RawHTTPClient.request(port: harness.port, path: "/readyz").status == 200)
+        #expect(try await RawHTTPClient.request(port: harness.port, method: "GET", path: "/telegram/webhook").status == 405)
+        await harness.stop()
+    }
+
+    @Test func aStuckConversationDoesNotDelayAnother() async throws {
+        let handler = RecordingHandler(stuckChats: [666])
+        let harness = try await IntakeHarness.start(handler: handler)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 10, chatID: 666)).status == 200)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 11, chatID: 666)).status == 200)
+        #expect(try await handler.waitUntil { $0.contains { $0.updateID == 10 } })
+        #expect(try await post(harness, Fixtures.textUpdate(id: 12, chatID: 7)).status == 200)
+        #expect(try await handler.waitUntil { $0.contains { $0.updateID == 12 } })
+        // The stuck conversation keeps its order: 11 waits behind 10.
+        #expect(!handler.deliveries.contains { $0.updateID == 11 })
+        handler.release()
+        #expect(try await handler.waitUntil { $0.contains { $0.updateID == 11 } })
+        let order = handler.deliveries.filter { $0.conversation?.chatID == 666 }.map(\.updateID)
+        #expect(order == [10, 11])
+        await harness.stop()
+    }
+
+    @Test func updatesOfOneConversationAreDeliveredInOrder() async throws {
+        let harness = try await IntakeHarness.start()
+        for id in 100..<140 {
+            #expect(try await post(harness, Fixtures.textUpdate(id: Int64(id), chatID: 5)).status == 200)
+        }
+        #expect(try await harness.handler.waitUntil { $0.count == 40 })
+        #expect(harness.handler.deliveries.map(\.updateID) == Array(100..<140).map(Int64.init))
+        await harness.stop()
+    }
+
+    @Test func pendingUpdatesAreDeliveredAfterARestart() async throws {
+        // Updates stored by a process that stopped before handling them (its handler hung).
+        let directory = try TemporaryDirectory()
+        let first = try await IntakeHarness.start(handler: RecordingHandler(stuckChats: [1]), directory: directory)
+        for id in 1...3 { #expect(try await post(first, Fixtures.textUpdate(id: Int64(id), chatID: 1)).status == 200) }
+        #expect(try await first.handler.waitUntil { $0.count == 1 })
+        await first.server.shutdown(gracePeriod: .seconds(1))
+        await first.dispatcher.drain(gracePeriod: .milliseconds(100))
+        await first.database.close()
+
+        let second = try await IntakeHarness.start(directory: directory)
+        #expect(try await second.handler.waitUntil { $0.count == 3 })
+        #expect(second.handler.deliveries.map(\.updateID) == [1, 2, 3])
+        // Update 1 was being handled when the first process stopped: this is its second attempt.
+        #expect(second.handler.deliveries.map(\.attempt) == [2, 1, 1])
+        #expect(try await second.handler.waitUntil { _ in true })
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(try await second.store.count(state: .pending) == 0)
+        first.handler.release()
+        await second.stop()
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Subprocess
+import SystemPackage
+import TestSupport
+
+/// Runs the real `botserver` executable (built beside the test bundle) as a child process.
+enum BotProcess {
+    static let token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+    static let secret = "process-secret_0123456789"
+
+    /// The botserver binary sits next to the test bundle in the build directory.
+    static var binaryPath: String {
+        if let override = ProcessInfo.processInfo.environment["BOTSERVER_BIN"] { return override }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = bundle.deletingLastPathComponent()
+        // On Linux the test runner is the .xctest executable itself, directly in the build directory.
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("botserver").path),
+            directory.path != "/"
+        {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("botserver").path
+    }
+
+    static func environment(dataDirectory: String, port: Int, extra: [String: String] = [:]) -> [String: String] {
+        var values = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_WEBHOOK_SECRET": secret,
+            "PORT": String(port),
+            "LISTEN_HOST": "127.0.0.1",
+            "DATA_DIR": dataDirectory,
+            "LOG_LEVEL": "info",
+        ]
+        values.merge(extra) { $1 }
+        return values
+    }
+
+    /// Starts the server, runs `body` while it is up, and returns its exit status and stderr.
+    static func run(
+        environment: [String: String], arguments: [String] = ["serve"],
+        body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void = { _ in }
+    ) async throws -> (status: TerminationStatus, log: String) {
+        let result = try await Subprocess.run(
+            .path(FilePath(binaryPath)), arguments: Arguments(arguments),
+            environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
+            input: .none, output: .discarded, error: .string(limit: 4 << 20)
+        ) { execution in
+            try await body(execution)
+        }
+        return (result.terminationStatus, result.standardError)
+    }
+
+    static func postUpdate(port: Int, _ body: [UInt8]) async throws -> RawHTTPClient.Response {
+        try await RawHTTPClient.request(
+            port: port, method: "POST", path: "/telegram/webhook",
+            headers: ["X-Telegram-Bot-Api-Secret-Token": secret, "Content-Type": "application/json"], body: body)
+    }
+}
