@@ -29,7 +29,7 @@ let package = Package(
         .target(
             name: "HTTPCore",
             dependencies: [
-                "CLinux",
+                "CLinux", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(

@@ -10,6 +10,8 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
     case endOfStream
     /// A system call failed.
     case system(call: String, errno: Int32)
+    /// The TLS layer failed (OpenSSL's reason), e.g. a bad record or a failed handshake.
+    case tls(reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum SocketError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: return "closed by the server"
         case .endOfStream: return "connection closed by the peer"
         case let .system(call, code): return "\(call) failed: \(String(cString: strerror(code))) (errno \(code))"
+        case let .tls(reason): return "TLS: \(reason)"
         }
     }
 }
