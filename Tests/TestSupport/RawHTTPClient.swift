@@ -143,7 +143,7 @@ public final class RawHTTPClient: @unchecked Sendable {
         return Response(status: status, headers: headers, body: body)
     }
 
-    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         for start in 0...(haystack.count - needle.count) where haystack[start..<start + needle.count].elementsEqual(needle) {
             return start
