@@ -19,13 +19,15 @@ public func freeLoopbackPort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Polls `GET path` until it answers `status`, or gives up after about `attempts` × 20 ms.
-public func waitForHTTP(port: Int, path: String, status: Int = 200, attempts: Int = 500) async -> Bool {
+/// Polls `GET path` until it answers `status`, or gives up after about `attempts` × `interval`.
+public func waitForHTTP(
+    port: Int, path: String, status: Int = 200, attempts: Int = 500, interval: Duration = .milliseconds(20)
+) async -> Bool {
     for _ in 0..<attempts {
         if let response = try? await RawHTTPClient.request(port: port, path: path), response.status == status {
             return true
         }
-        try? await Task.sleep(for: .milliseconds(20))
+        try? await Task.sleep(for: interval)
     }
     return false
 }

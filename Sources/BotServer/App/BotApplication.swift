@@ -45,7 +45,9 @@ struct BotApplication {
                         secret: WebhookSecret(configuration.webhookSecret), store: store, dispatcher: dispatcher),
                     health: HealthEndpoints(writer: database.writer, isShuttingDown: { shutdownFlag.isSet })),
                 logger: Logger(label: "http"))
-            try server.start()
+            // Bound now, so an unusable address stops start-up with a clear message; serving
+            // starts inside the service group, once SIGTERM and SIGINT are trapped.
+            try server.bind()
         } catch {
             await database.close()
             throw StartupError.listen(error)

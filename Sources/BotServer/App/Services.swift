@@ -9,15 +9,18 @@ final class ShutdownFlag: Sendable {
     func set() { value.withLock { $0 = true } }
 }
 
-/// The HTTP server as a ServiceLifecycle service: already listening when the group
-/// starts (so a bind failure stops start-up with a clear message), shut down
-/// gracefully when the group is told to stop.
+/// The HTTP server as a ServiceLifecycle service: bound before the group starts (so a
+/// bind failure stops start-up with a clear message), accepting only once the group runs
+/// — the group traps SIGTERM/SIGINT before it starts services, so a signal that arrives
+/// as soon as /readyz answers still means a graceful shutdown — and shut down gracefully
+/// when the group is told to stop.
 struct HTTPService: Service {
     let server: HTTPServer
     let gracePeriod: Duration
     let shutdownFlag: ShutdownFlag
 
     func run() async throws {
+        try server.start()
         try? await gracefulShutdown()
         shutdownFlag.set()
         await server.shutdown(gracePeriod: gracePeriod)

@@ -13,6 +13,7 @@ import Synchronization
 public final class HTTPServer: Sendable {
     private enum Phase {
         case created
+        case bound(listener: ListeningSocket, handle: EventLoop.Handle)
         case running(listener: ListeningSocket, handle: EventLoop.Handle)
         case stopping
         case stopped
@@ -47,8 +48,15 @@ public final class HTTPServer: Sendable {
 
     public var isShuttingDown: Bool { lifecycle.isShuttingDown }
 
-    /// Binds the listening socket and starts accepting. Throws if the address cannot be used.
-    public func start() throws(HTTPServerError) {
+    /// Binds and listens, without accepting yet: connections wait in the backlog until
+    /// `start()`. Lets a program report an unusable address at once, but serve only once it
+    /// is ready to handle signals. Throws if the address cannot be used.
+    public func bind() throws(HTTPServerError) {
+        let alreadyBound = phase.withLock { phase -> Bool in
+            if case .created = phase { return false }
+            return true
+        }
+        guard !alreadyBound else { return }
         let listener = try ListeningSocket.bind(
             host: configuration.host, port: configuration.port, backlog: configuration.listenBacklog)
         let handle: EventLoop.Handle
@@ -59,7 +67,18 @@ public final class HTTPServer: Sendable {
             throw .eventLoop(error)
         }
         boundPort.withLock { $0 = listener.port }
-        phase.withLock { $0 = .running(listener: listener, handle: handle) }
+        phase.withLock { $0 = .bound(listener: listener, handle: handle) }
+    }
+
+    /// Begins accepting (binding first if `bind()` was not called). Throws if the address cannot be used.
+    public func start() throws(HTTPServerError) {
+        try bind()
+        let bound = phase.withLock { phase -> (ListeningSocket, EventLoop.Handle)? in
+            guard case .bound(let listener, let handle) = phase else { return nil }
+            phase = .running(listener: listener, handle: handle)
+            return (listener, handle)
+        }
+        guard let (listener, handle) = bound else { return }
         loop.start()
         Task { await self.acceptLoop(listener, handle) }
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(listener.port)"])
@@ -80,14 +99,39 @@ public final class HTTPServer: Sendable {
     /// Graceful shutdown: no new connections, idle ones closed now, busy ones closed
     /// after their current response or when `gracePeriod` ends, whichever is first.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
-        let running = phase.withLock { phase -> (ListeningSocket, EventLoop.Handle)? in
-            guard case let .running(listener, handle) = phase else { return nil }
-            phase = .stopping
-            return (listener, handle)
+        enum Step { case stopRunning(ListeningSocket, EventLoop.Handle), closeUnstarted(ListeningSocket?, EventLoop.Handle?), wait }
+        let step = phase.withLock { phase -> Step in
+            switch phase {
+            case let .running(listener, handle):
+                phase = .stopping
+                return .stopRunning(listener, handle)
+            case let .bound(listener, handle):
+                phase = .stopped
+                return .closeUnstarted(listener, handle)
+            case .created:
+                phase = .stopped
+                return .closeUnstarted(nil, nil)
+            case .stopping, .stopped:
+                return .wait
+            }
         }
-        guard let (listener, handle) = running else {
+        let listener: ListeningSocket
+        let handle: EventLoop.Handle
+        switch step {
+        case .wait:
             await waitUntilStopped()
             return
+        case let .closeUnstarted(unstarted, unstartedHandle):
+            // Never accepted anything: no connections to wait for, no loop thread to stop.
+            if let unstarted, let unstartedHandle {
+                loop.deregister(unstartedHandle)
+                close(unstarted.fd)
+            }
+            resumeStoppedWaiters()
+            return
+        case let .stopRunning(runningListener, runningHandle):
+            listener = runningListener
+            handle = runningHandle
         }
         logger.info("shutting down", metadata: ["connections": "\(lifecycle.count)"])
         loop.deregister(handle)
@@ -110,12 +154,16 @@ public final class HTTPServer: Sendable {
         }
         loop.stop()
         phase.withLock { $0 = .stopped }
+        resumeStoppedWaiters()
+        logger.info("stopped")
+    }
+
+    private func resumeStoppedWaiters() {
         let waiters = stoppedWaiters.withLock { waiters in
             defer { waiters.removeAll() }
             return waiters
         }
         for waiter in waiters { waiter.resume() }
-        logger.info("stopped")
     }
 
     // MARK: Accepting

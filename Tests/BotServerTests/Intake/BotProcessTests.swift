@@ -56,6 +56,23 @@ import Testing
         }
     }
 
+    /// Readiness must not come before signal handling: an orchestrator (or the benchmark) may
+    /// stop the process the moment /readyz first answers, and that must still be graceful.
+    @Test func aSigtermAsSoonAsReadyIsStillGraceful() async throws {
+        for _ in 0..<3 {
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let port = freeLoopbackPort()
+            let (status, log) = try await BotProcess.run(
+                environment: BotProcess.environment(dataDirectory: directory.path, port: port)
+            ) { execution in
+                #expect(await waitForHTTP(port: port, path: "/readyz", attempts: 2000, interval: .milliseconds(1)))
+                try execution.send(signal: .terminate)
+            }
+            #expect(status == .exited(0), "\(log)")
+        }
+    }
+
     @Test func anAcknowledgedUpdateSurvivesKill9AndIsDeliveredOnceAfterRestart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
