@@ -13,6 +13,13 @@ protocol ConversationHandler: Sendable {
 /// sequential worker that exists only while its conversation has work, so one
 /// conversation never waits for another and idle conversations cost nothing.
 ///
+/// The inbox table is the queue; memory only holds a window of it. A lane keeps at most
+/// `maxQueuedPerLane` records, and all lanes together at most `maxQueuedTotal`. Past
+/// either bound the lane is marked overflowed and the record is left to the database
+/// (it is already committed); an overflowed lane that runs dry reads its conversation's
+/// next pending updates from the inbox, in update_id order. So a burst for one chat, or a
+/// backlog after a restart, costs disk, never unbounded memory.
+///
 /// Delivery is at least once: the attempt is recorded before the handler runs and
 /// the update is marked handled after it returns. An update whose attempts reach
 /// `maxAttempts` (a handler that keeps crashing the process) is set aside as failed
@@ -21,12 +28,19 @@ final class Dispatcher: Sendable {
     private struct Lane {
         var queue: [InboxRecord] = []
         var task: Task<Void, Never>?
+        /// Some pending updates of this conversation are in the database only.
+        var overflowed = false
+        /// Set while the lane reads from the database; a record dropped meanwhile may or may
+        /// not be in what the read saw, so the lane stays overflowed and reads again.
+        var reloading = false
+        var droppedWhileReloading = false
     }
 
     private struct State {
         var lanes: [ConversationKey?: Lane] = [:]
         /// Update ids queued or being handled, so the same update is never in two places.
         var known: Set<Int64> = []
+        var queuedTotal = 0
         var draining = false
     }
 
@@ -34,40 +48,70 @@ final class Dispatcher: Sendable {
     private let handler: any ConversationHandler
     private let logger: Logger
     private let maxAttempts: Int
+    private let maxQueuedPerLane: Int
+    private let maxQueuedTotal: Int
     private let state = Mutex(State())
 
-    init(store: InboxStore, handler: any ConversationHandler, maxAttempts: Int = 5, logger: Logger) {
+    init(
+        store: InboxStore, handler: any ConversationHandler, maxAttempts: Int = 5, maxQueuedPerLane: Int = 32,
+        maxQueuedTotal: Int = 1024, logger: Logger
+    ) {
         self.store = store
         self.handler = handler
         self.maxAttempts = maxAttempts
+        self.maxQueuedPerLane = max(1, maxQueuedPerLane)
+        self.maxQueuedTotal = max(1, maxQueuedTotal)
         self.logger = logger
     }
 
-    /// Queues every update stored but not handled (after a restart: the ones a crash
-    /// or shutdown left behind). Call before the webhook starts accepting, so older
-    /// updates keep their place ahead of new ones.
+    /// Starts a lane for every conversation with updates stored but not handled (after a
+    /// restart: the ones a crash or shutdown left behind). Each lane reads its updates from
+    /// the inbox, so older updates keep their place ahead of new ones. Call before the
+    /// webhook starts accepting.
     func resumePending() async throws {
-        let pending = try await store.pending()
-        if !pending.isEmpty {
-            logger.info("resuming stored updates", metadata: ["count": "\(pending.count)"])
+        let conversations = try await store.conversationsWithPendingUpdates()
+        if !conversations.isEmpty {
+            logger.info("resuming stored updates", metadata: ["conversations": "\(conversations.count)"])
         }
-        for record in pending { submit(record) }
+        state.withLock { state in
+            for key in conversations {
+                state.lanes[key, default: Lane()].overflowed = true
+                startLaneIfIdle(key, &state)
+            }
+        }
     }
 
-    /// Hands a stored update to its conversation. Returns at once.
+    /// Hands a stored (committed) update to its conversation. Returns at once.
     func submit(_ record: InboxRecord) {
         state.withLock { state in
-            guard !state.draining, state.known.insert(record.updateID).inserted else { return }
+            guard !state.draining, !state.known.contains(record.updateID) else { return }
             let key = record.conversation
-            state.lanes[key, default: Lane()].queue.append(record)
-            if state.lanes[key]?.task == nil {
-                state.lanes[key]?.task = Task { await self.runLane(key) }
+            var lane = state.lanes[key, default: Lane()]
+            if lane.overflowed || lane.queue.count >= maxQueuedPerLane || state.queuedTotal >= maxQueuedTotal {
+                // Queued behind what is already in the database: the lane reads it from there, in order.
+                lane.overflowed = true
+                if lane.reloading { lane.droppedWhileReloading = true }
+            } else {
+                lane.queue.append(record)
+                state.known.insert(record.updateID)
+                state.queuedTotal += 1
             }
+            state.lanes[key] = lane
+            startLaneIfIdle(key, &state)
+        }
+    }
+
+    private func startLaneIfIdle(_ key: ConversationKey?, _ state: inout State) {
+        if state.lanes[key]?.task == nil {
+            state.lanes[key]?.task = Task { await self.runLane(key) }
         }
     }
 
     /// Conversations with work queued or in progress (for /readyz-style introspection and tests).
     var activeConversations: Int { state.withLock { $0.lanes.count } }
+
+    /// Records held in memory across all lanes (for tests of the bounds).
+    var queuedInMemory: Int { state.withLock { $0.queuedTotal } }
 
     /// Stops taking new updates and waits up to `gracePeriod` for lanes to finish the update
     /// each is handling. Whatever is still queued stays pending in the database for the next start.
@@ -75,7 +119,10 @@ final class Dispatcher: Sendable {
         state.withLock { state in
             state.draining = true
             for key in state.lanes.keys {
+                for record in state.lanes[key]?.queue ?? [] { state.known.remove(record.updateID) }
+                state.queuedTotal -= state.lanes[key]?.queue.count ?? 0
                 state.lanes[key]?.queue.removeAll()
+                state.lanes[key]?.overflowed = false
             }
         }
         // Polling, not awaiting the lanes' tasks: a handler that ignores cancellation
@@ -94,22 +141,71 @@ final class Dispatcher: Sendable {
     }
 
     private func runLane(_ key: ConversationKey?) async {
-        while let record = nextRecord(for: key) {
-            await deliver(record)
-            _ = state.withLock { $0.known.remove(record.updateID) }
+        while true {
+            switch nextStep(for: key) {
+            case .deliver(let record):
+                await deliver(record)
+                _ = state.withLock { $0.known.remove(record.updateID) }
+            case .reload:
+                await reload(key)
+            case .finished:
+                return
+            }
         }
     }
 
-    /// The lane's next update, or nil after removing the lane when its queue is empty.
-    private func nextRecord(for key: ConversationKey?) -> InboxRecord? {
+    private enum LaneStep {
+        case deliver(InboxRecord)
+        case reload
+        case finished
+    }
+
+    /// The lane's next step; removes the lane when it has nothing left, in memory or in the database.
+    private func nextStep(for key: ConversationKey?) -> LaneStep {
         state.withLock { state in
-            guard var lane = state.lanes[key], !lane.queue.isEmpty else {
+            guard var lane = state.lanes[key], !state.draining else {
                 state.lanes.removeValue(forKey: key)
-                return nil
+                return .finished
             }
-            let record = lane.queue.removeFirst()
+            if !lane.queue.isEmpty {
+                let record = lane.queue.removeFirst()
+                state.queuedTotal -= 1
+                state.lanes[key] = lane
+                return .deliver(record)
+            }
+            guard lane.overflowed else {
+                state.lanes.removeValue(forKey: key)
+                return .finished
+            }
+            lane.reloading = true
+            lane.droppedWhileReloading = false
             state.lanes[key] = lane
-            return record
+            return .reload
+        }
+    }
+
+    /// Fills an overflowed lane's empty queue from the inbox.
+    private func reload(_ key: ConversationKey?) async {
+        let page = maxQueuedPerLane
+        let records: [InboxRecord]
+        do {
+            records = try await store.pending(of: key, limit: page)
+        } catch {
+            // The updates stay pending; try again shortly rather than spin or give up.
+            logger.error("could not read pending updates", metadata: ["error": "\(error)"])
+            state.withLock { $0.lanes[key]?.reloading = false }
+            try? await Task.sleep(for: .seconds(1))
+            return
+        }
+        state.withLock { state in
+            guard var lane = state.lanes[key] else { return }
+            for record in records where state.known.insert(record.updateID).inserted {
+                lane.queue.append(record)
+                state.queuedTotal += 1
+            }
+            lane.overflowed = records.count == page || lane.droppedWhileReloading
+            lane.reloading = false
+            state.lanes[key] = lane
         }
     }
 
@@ -119,7 +215,12 @@ final class Dispatcher: Sendable {
         logger[metadataKey: "conversation"] = "\(record.conversation.map(\.description) ?? "none")"
         let attempt: Int
         do {
-            attempt = try await store.beginAttempt(updateID: record.updateID)
+            guard let begun = try await store.beginAttempt(updateID: record.updateID) else {
+                // Read from the inbox by its lane and submitted by the webhook too, and already handled.
+                logger.debug("update already handled; not delivered again")
+                return
+            }
+            attempt = begun
         } catch {
             // The update stays pending and is retried after the next start.
             logger.error("could not record delivery attempt", metadata: ["error": "\(error)"])

@@ -43,14 +43,44 @@ struct InboxStore: Sendable {
         }
     }
 
+    /// The oldest `limit` pending updates of one conversation (nil: updates that belong to no chat).
+    func pending(of conversation: ConversationKey?, limit: Int) async throws -> [InboxRecord] {
+        try await database.reader.read { connection in
+            // IS, not =: it matches NULL (no chat, no topic) too.
+            try connection.prepare(
+                """
+                SELECT update_id, kind, chat_id, thread_id, payload, received_at, state, attempts
+                FROM inbox WHERE state = 'pending' AND chat_id IS ? AND thread_id IS ?
+                ORDER BY update_id LIMIT ?
+                """
+            ).query(conversation?.chatID, conversation?.threadID, limit, row: Self.record)
+        }
+    }
+
+    /// Conversations that have pending updates.
+    func conversationsWithPendingUpdates() async throws -> [ConversationKey?] {
+        try await database.reader.read { connection in
+            try connection.prepare(
+                "SELECT DISTINCT chat_id, thread_id FROM inbox WHERE state = 'pending'"
+            ).query { row in
+                row.optionalInt64(0).map { ConversationKey(chatID: $0, threadID: row.optionalInt64(1)) }
+            }
+        }
+    }
+
     /// Counts a delivery attempt before it starts, so that an update that keeps crashing
-    /// the process is eventually given up on. Returns the attempt's number (1 for the first).
-    func beginAttempt(updateID: Int64) async throws -> Int {
+    /// the process is eventually given up on. Returns the attempt's number (1 for the first),
+    /// or nil when the update is no longer pending: it was handled or set aside already, and
+    /// must not be handled again.
+    func beginAttempt(updateID: Int64) async throws -> Int? {
         try await database.writer.write { connection in
             let attempts = try connection.prepare(
-                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? RETURNING attempts"
+                "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND state = 'pending' RETURNING attempts"
             ).queryFirst(updateID) { $0.int(0) }
-            guard let attempts else { throw DatabaseError.noSuchUpdate(updateID: updateID) }
+            if attempts == nil {
+                let exists = try connection.prepare("SELECT 1 FROM inbox WHERE update_id = ?").queryFirst(updateID) { _ in true }
+                if exists == nil { throw DatabaseError.noSuchUpdate(updateID: updateID) }
+            }
             return attempts
         }
     }

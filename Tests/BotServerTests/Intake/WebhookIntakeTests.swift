@@ -93,6 +93,36 @@ import Testing
         await harness.stop()
     }
 
+    @Test func aBurstForOneConversationWaitsInTheDatabaseNotInMemory() async throws {
+        let handler = RecordingHandler(stuckChats: [5])
+        let harness = try await IntakeHarness.start(handler: handler, maxQueuedPerLane: 4, maxQueuedTotal: 6)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in 1...50 {
+                group.addTask {
+                    let response = try await post(harness, Fixtures.textUpdate(id: Int64(id), chatID: 5))
+                    #expect(response.status == 200)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(harness.dispatcher.queuedInMemory <= 4)
+        // Another conversation still flows while the first one's backlog sits on disk.
+        for id in 101...105 {
+            #expect(try await post(harness, Fixtures.textUpdate(id: Int64(id), chatID: 6)).status == 200)
+        }
+        #expect(try await handler.waitUntil { $0.filter { $0.conversation?.chatID == 6 }.count == 5 })
+        #expect(harness.dispatcher.queuedInMemory <= 6)
+
+        handler.release()
+        #expect(try await handler.waitUntil { $0.filter { $0.conversation?.chatID == 5 }.count >= 50 })
+        try await Task.sleep(for: .milliseconds(100))
+        let chat5 = handler.deliveries.filter { $0.conversation?.chatID == 5 }.map(\.updateID)
+        #expect(chat5 == Array(1...50).map(Int64.init), "each update once, in update_id order")
+        #expect(try await harness.store.count(state: .pending) == 0)
+        #expect(harness.dispatcher.queuedInMemory == 0)
+        await harness.stop()
+    }
+
     @Test func updatesOfOneConversationAreDeliveredInOrder() async throws {
         let harness = try await IntakeHarness.start()
         for id in 100..<140 {

@@ -56,6 +56,8 @@ import Testing
             try await store.markFailed(updateID: 20, error: "boom", at: 3_000)
 
             #expect(try await store.pending().map(\.updateID) == [30])
+            #expect(try await store.beginAttempt(updateID: 10) == nil, "a handled update gets no further attempt")
+            #expect(try await store.beginAttempt(updateID: 20) == nil, "nor does one set aside")
             #expect(try await store.count(state: .pending) == 1)
             #expect(try await store.count(state: .handled) == 1)
             #expect(try await store.count(state: .failed) == 1)
@@ -63,6 +65,25 @@ import Testing
 
             await #expect(throws: DatabaseError.noSuchUpdate(updateID: 99)) { try await store.beginAttempt(updateID: 99) }
             await #expect(throws: DatabaseError.noSuchUpdate(updateID: 99)) { try await store.markHandled(updateID: 99, at: 1) }
+            await database.close()
+        }
+    }
+
+    @Test func pendingUpdatesArePagedPerConversation() async throws {
+        try await withStorageTestDirectory { directory in
+            let database = try Database.open(directory: directory, logger: storageTestLogger)
+            let store = InboxStore(database: database)
+            let chatA = ConversationKey(chatID: 1), topic = ConversationKey(chatID: 1, threadID: 7)
+            for (id, key) in [(5, chatA), (1, topic), (3, chatA), (4, nil), (2, chatA)] as [(Int64, ConversationKey?)] {
+                var entry = inboxEntry(id)
+                entry.conversation = key
+                #expect(try await store.store(entry))
+            }
+            #expect(try await store.pending(of: chatA, limit: 2).map(\.updateID) == [2, 3])
+            #expect(try await store.pending(of: topic, limit: 10).map(\.updateID) == [1])
+            #expect(try await store.pending(of: nil, limit: 10).map(\.updateID) == [4])
+            let conversations = try await store.conversationsWithPendingUpdates()
+            #expect(Set(conversations.map { $0?.description ?? "none" }) == ["1", "1/7", "none"])
             await database.close()
         }
     }

@@ -18,15 +18,18 @@ struct IntakeHarness {
 
     var port: Int { server.port }
 
-    static func start(handler: RecordingHandler = RecordingHandler(), directory: TemporaryDirectory? = nil) async throws
-        -> IntakeHarness
-    {
+    static func start(
+        handler: RecordingHandler = RecordingHandler(), directory: TemporaryDirectory? = nil,
+        maxQueuedPerLane: Int = 32, maxQueuedTotal: Int = 1024
+    ) async throws -> IntakeHarness {
         let directory = try directory ?? TemporaryDirectory()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let database = try Database.open(directory: directory.path, logger: logger)
         let store = InboxStore(database: database)
-        let dispatcher = Dispatcher(store: store, handler: handler, logger: logger)
+        let dispatcher = Dispatcher(
+            store: store, handler: handler, maxQueuedPerLane: maxQueuedPerLane, maxQueuedTotal: maxQueuedTotal,
+            logger: logger)
         try await dispatcher.resumePending()
         let router = Routes.make(
             webhook: WebhookEndpoint(secret: WebhookSecret(secret), store: store, dispatcher: dispatcher),
