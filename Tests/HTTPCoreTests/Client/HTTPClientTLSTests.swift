@@ -1,16 +1,17 @@
 import HTTPCore
+import TestSupport
 import Testing
 
 /// The client against a real TLS server (Python's ssl module) with certificates from a CA made
 /// for the test: verification must succeed only with that CA trusted and the right host name.
 @Suite(.serialized) struct HTTPClientTLSTests {
     private func withServer(
-        subjectAltName: String, _ body: (TestCertificates, TLSTestServer) async throws -> Void
+        subjectAltName: String, _ body: (TestCertificates, FakeServerProcess) async throws -> Void
     ) async throws {
         let certificates = try TestCertificates()
         defer { certificates.remove() }
         let (cert, key) = try certificates.serverCertificate(named: "server", subjectAltName: subjectAltName)
-        let server = try TLSTestServer(cert: cert, key: key)
+        let server = try startTLSTestServer(cert: cert, key: key)
         defer { server.stop() }
         try await body(certificates, server)
     }

@@ -50,37 +50,7 @@ struct TestSetupError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Tests/FakeServers/tls_server.py as a child process; it exits when we close its stdin.
-final class TLSTestServer {
-    let port: Int
-    private let process: Process
-    private let input: Pipe
-
-    init(cert: String, key: String) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("FakeServers/tls_server.py").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--cert", cert, "--key", key]
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The first line is "READY port=N".
-        var line: [UInt8] = []
-        while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("READY port="), let port = Int(text.dropFirst("READY port=".count)) else {
-            process.terminate()
-            throw TestSetupError("tls_server.py did not start: \(text)")
-        }
-        self.port = port
-    }
-
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
+/// Tests/FakeServers/tls_server.py serving with the given certificate.
+func startTLSTestServer(cert: String, key: String) throws -> FakeServerProcess {
+    try FakeServerProcess(script: "tls_server.py", arguments: ["--cert", cert, "--key", key])
 }
