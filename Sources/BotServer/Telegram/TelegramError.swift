@@ -1,0 +1,48 @@
+import HTTPCore
+
+/// Why a Bot API call failed, with what the caller needs to decide what to do next.
+enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Telegram answered `ok: false`.
+    case api(code: Int, description: String, retryAfter: Int?, migrateToChatID: Int64?)
+    /// The request did not get an answer (network, TLS, timeout).
+    case transport(HTTPClientError)
+    /// An answer that is not the Bot API's JSON (a proxy's HTML error page, a truncated body).
+    case unexpectedResponse(status: Int, detail: String)
+    /// We refused to send something Telegram would reject (too long, bad callback data, ...).
+    case invalidRequest(String)
+
+    var description: String {
+        switch self {
+        case let .api(code, description, retryAfter, migrate):
+            var text = "Telegram error \(code): \(description)"
+            if let retryAfter { text += " (retry after \(retryAfter) s)" }
+            if let migrate { text += " (chat moved to \(migrate))" }
+            return text
+        case let .transport(error): return "cannot reach Telegram: \(error)"
+        case let .unexpectedResponse(status, detail): return "unexpected answer from Telegram (HTTP \(status)): \(detail)"
+        case let .invalidRequest(reason): return "not sent to Telegram: \(reason)"
+        }
+    }
+
+    /// Seconds Telegram asked us to wait (429 flood control).
+    var retryAfter: Int? {
+        if case .api(429, _, let retryAfter, _) = self { return retryAfter ?? 1 }
+        return nil
+    }
+
+    /// An edit that changes nothing: the message already shows what we wanted.
+    var isMessageNotModified: Bool {
+        if case .api(400, let description, _, _) = self { return description.contains("message is not modified") }
+        return false
+    }
+
+    /// Worth sending again later: flood control, Telegram's own 5xx, or a network fault.
+    var isRetryable: Bool {
+        switch self {
+        case .api(let code, _, _, _): return code == 429 || code >= 500
+        case .transport(let error): return error.isTransient
+        case .unexpectedResponse(let status, _): return status >= 500 || status == 0
+        case .invalidRequest: return false
+        }
+    }
+}
