@@ -1,0 +1,139 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import BotServer
+
+/// Serialized: these tests compare timings between chats, which parallel suites on two
+/// cores would distort.
+@Suite(.serialized) struct TelegramOutboxTests {
+    /// 50 messages to one chat and 50 spread over five others, all at once: the others finish
+    /// long before the first chat's backlog, and nothing is lost, doubled or reordered.
+    @Test func aBusyChatDoesNotHoldUpOthers() async throws {
+        var pacing = TelegramOutbox.Pacing.fastForTests
+        pacing.privateChat = RateLimiter(interval: .milliseconds(40), burst: 2)
+        let harness = try TelegramHarness.start(pacing: pacing)
+        defer { harness.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for index in 0..<50 { _ = try await harness.outbox.send(text(1, "busy \(index)")) }
+            }
+            for chat in Int64(2)...6 {
+                group.addTask {
+                    for index in 0..<10 { _ = try await harness.outbox.send(text(chat, "other \(index)")) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let calls = try await harness.fake.calls(method: "sendMessage")
+        #expect(calls.allSatisfy { $0.ok })
+        let busy = calls.filter { $0.chatID == 1 }
+        #expect(busy.compactMap(\.text) == (0..<50).map { "busy \($0)" })
+        for chat in Int64(2)...6 {
+            #expect(calls.filter { $0.chatID == chat }.compactMap(\.text) == (0..<10).map { "other \($0)" })
+        }
+        // At 40 ms a message the other chats need ten slots each, the busy chat fifty: if they
+        // do not wait behind its backlog, they are all done before it has sent half of it.
+        // Arrival order, not wall time: under CPU contention every latency stretches alike.
+        let othersLast = try #require(calls.filter { $0.chatID != 1 }.map(\.seq).max())
+        #expect(othersLast < busy[24].seq)
+    }
+
+    /// The fake's real flood control: a chat that sends too much gets 429 with retry_after;
+    /// only that chat waits, and its messages all arrive once, in order.
+    @Test func a429PausesOnlyItsChat() async throws {
+        let harness = try TelegramHarness.start(floodLimit: 5, retryAfter: 1)
+        defer { harness.stop() }
+        let quietDone = ManagedTime()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for index in 0..<8 { _ = try await harness.outbox.send(text(1, "flood \(index)")) }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(150))  // after chat 1 is flood-blocked
+                for index in 0..<3 { _ = try await harness.outbox.send(text(2, "quiet \(index)")) }
+                quietDone.mark()
+            }
+            try await group.waitForAll()
+        }
+        let calls = try await harness.fake.calls(method: "sendMessage")
+        let flooded = calls.filter { $0.chatID == 1 }
+        #expect(flooded.contains { $0.status == 429 }, "the fake did push back")
+        #expect(flooded.filter(\.ok).compactMap(\.text) == (0..<8).map { "flood \($0)" })
+        let firstRefusal = try #require(flooded.first { $0.status == 429 }?.time)
+        let resumed = try #require(flooded.last(where: \.ok)?.time)
+        #expect(resumed - firstRefusal >= 0.9, "retry_after was honoured")
+        #expect(try #require(quietDone.value) < resumed, "the other chat went on meanwhile")
+    }
+
+    @Test func queuedEditsOfOneMessageAreCoalesced() async throws {
+        var pacing = TelegramOutbox.Pacing.fastForTests
+        pacing.privateChat = RateLimiter(interval: .milliseconds(1500), burst: 1)
+        let harness = try TelegramHarness.start(pacing: pacing)
+        defer { harness.stop() }
+        let message = try await harness.outbox.send(text(7, "working"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 1...10 {
+                group.addTask {
+                    try await harness.outbox.edit(EditMessageText(chatID: 7, messageID: message.messageID, text: "step \(index)"))
+                }
+                try await Task.sleep(for: .milliseconds(10))  // in order, all within the pacing wait
+            }
+            try await group.waitForAll()
+        }
+        let edits = try await harness.fake.calls(method: "editMessageText")
+        #expect(edits.compactMap(\.text) == ["step 10"], "only the newest text was sent")
+        #expect(try await harness.fake.messages(chat: 7).first?["text"] as? String == "step 10")
+    }
+
+    @Test func anUnchangedEditIsASuccess() async throws {
+        let harness = try TelegramHarness.start()
+        defer { harness.stop() }
+        let message = try await harness.outbox.send(text(3, "same"))
+        let result = try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "same"))
+        #expect(result == nil)
+        #expect(try await harness.fake.calls(method: "editMessageText").first?.status == 400)
+    }
+
+    @Test func anEditThatKeepsFailingGivesWayToLaterMessages() async throws {
+        let harness = try TelegramHarness.start()
+        defer { harness.stop() }
+        let message = try await harness.outbox.send(text(4, "start"))
+        try await harness.fake.script(method: "editMessageText", times: 100, respond: ["status": 500])
+        let edit = Task { try await harness.outbox.edit(EditMessageText(chatID: 4, messageID: message.messageID, text: "never")) }
+        try await Task.sleep(for: .milliseconds(5))  // the edit is queued first
+        let later = try await harness.outbox.send(text(4, "after the failed edit"))
+        #expect(later.text == "after the failed edit")
+        await #expect(throws: TelegramError.self) { _ = try await edit.value }
+        #expect(try await harness.fake.calls(method: "editMessageText").count == TelegramOutbox.Pacing.fastForTests.maxEditAttempts)
+    }
+
+    @Test func serverErrorsAndDroppedConnectionsAreRetried() async throws {
+        let harness = try TelegramHarness.start()
+        defer { harness.stop() }
+        try await harness.fake.script(method: "sendMessage", times: 2, respond: ["status": 500])
+        try await harness.fake.script(method: "sendMessage", times: 1, respond: ["close": true])
+        let sent = try await harness.outbox.send(text(5, "eventually"))
+        #expect(sent.text == "eventually")
+        let calls = try await harness.fake.calls(method: "sendMessage")
+        #expect(calls.filter(\.ok).count == 1, "delivered once")
+        #expect(calls.count >= 3)
+    }
+
+    @Test func aRequestTelegramWouldRefuseFailsWithoutBeingSent() async throws {
+        let harness = try TelegramHarness.start()
+        defer { harness.stop() }
+        await #expect(throws: TelegramError.self) { _ = try await harness.outbox.send(text(5, "")) }
+        await #expect(throws: TelegramError.self) {
+            try await harness.outbox.answer(AnswerCallbackQuery(callbackQueryID: "q", text: String(repeating: "a", count: 201)))
+        }
+        #expect(try await harness.fake.calls().isEmpty)
+    }
+}
+
+/// A wall-clock instant set once, readable from another task.
+final class ManagedTime: Sendable {
+    private let storage = Mutex<Double?>(nil)
+    func mark() { storage.withLock { $0 = Date().timeIntervalSince1970 } }
+    var value: Double? { storage.withLock { $0 } }
+}
