@@ -35,6 +35,12 @@ final class ClientTransport: @unchecked Sendable {
         return errno != EAGAIN && errno != EWOULDBLOCK
     }
 
+    /// Fails the current and every later wait on this connection: a cancelled request
+    /// must not sit out a long poll. Safe to call from any thread.
+    func cancel() {
+        socket.loop.cancel(socket.handle, with: .closed)
+    }
+
     func close() {
         tls?.shutdown()
         socket.closeAndDeregister()

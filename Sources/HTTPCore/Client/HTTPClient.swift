@@ -89,6 +89,7 @@ public final class HTTPClient: Sendable {
         let origin = request.url.origin
         let timeout = responseTimeout ?? configuration.responseTimeout
         while true {
+            if Task.isCancelled { throw .cancelled }
             let connection: HTTPClientConnection
             switch try await pool.acquire(origin) {
             case .reuse(let idle):
@@ -102,17 +103,26 @@ public final class HTTPClient: Sendable {
                     throw error
                 }
             }
-            do {
-                let (head, reusable) = try await connection.exchange(
-                    request, responseTimeout: timeout, maxBodyLength: maxBodyLength, sink: sink)
-                pool.release(connection, reusable: reusable)
+            let outcome = await withTaskCancellationHandler {
+                do throws(HTTPClientConnection.Failure) {
+                    return Result<(HTTPClientResponseHead, Bool), HTTPClientConnection.Failure>.success(
+                        try await connection.exchange(
+                            request, responseTimeout: timeout, maxBodyLength: maxBodyLength, sink: sink))
+                } catch {
+                    return .failure(error)
+                }
+            } onCancel: {
+                connection.cancel()
+            }
+            switch outcome {
+            case .success(let (head, reusable)):
+                pool.release(connection, reusable: reusable && !Task.isCancelled)
                 return head
-            } catch .stale {
+            case .failure(let failure):
                 pool.release(connection, reusable: false)
-                continue
-            } catch {
-                pool.release(connection, reusable: false)
-                throw error.error
+                if Task.isCancelled { throw .cancelled }
+                if case .stale = failure { continue }
+                throw failure.error
             }
         }
     }

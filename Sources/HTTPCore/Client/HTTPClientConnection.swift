@@ -64,6 +64,9 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     func close() { transport.close() }
 
+    /// See `ClientTransport.cancel()`.
+    func cancel() { transport.cancel() }
+
     /// Sends `request`, reads the response and hands its body to `sink` in slices of at most
     /// 64 KiB, up to `maxBodyLength` bytes. Returns the head and whether the connection may be reused.
     func exchange(

@@ -25,6 +25,8 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
     /// A file of the request body or of a download could not be read or written.
     case fileError(path: String, reason: String)
     case shutDown
+    /// The task that made the request was cancelled; its connection was closed.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -40,6 +42,7 @@ public enum HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible
         case let .responseTooLarge(origin, limit): return "\(origin): response larger than \(limit) bytes"
         case let .fileError(path, reason): return "file \(path): \(reason)"
         case .shutDown: return "the HTTP client has been shut down"
+        case .cancelled: return "the request was cancelled"
         }
     }
 

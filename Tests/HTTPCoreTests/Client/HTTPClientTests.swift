@@ -151,6 +151,22 @@ import Testing
         server.stop()
     }
 
+    @Test func cancellingARequestEndsItAtOnceAndDropsItsConnection() async throws {
+        let server = try ScriptedHTTPServer(script: [.hang])
+        let client = try client { $0.responseTimeout = .seconds(30) }
+        let target = try url(server.port, "/long-poll")
+        let request = Task { try await client.execute(.init(method: .GET, url: target)) }
+        try await Task.sleep(for: .milliseconds(200))
+        let clock = ContinuousClock()
+        let started = clock.now
+        request.cancel()
+        await #expect(throws: HTTPClientError.cancelled) { _ = try await request.value }
+        #expect(clock.now - started < .seconds(2))
+        #expect(client.openConnections(to: target) == 0)
+        client.shutdown()
+        server.stop()
+    }
+
     @Test func aPooledConnectionTheServerClosedIsReplacedTransparently() async throws {
         // The server answers, then drops the connection without a word when the next request comes.
         let server = try ScriptedHTTPServer(script: [
