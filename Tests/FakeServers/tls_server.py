@@ -16,8 +16,24 @@ import sys
 import threading
 
 
+class Server(http.server.ThreadingHTTPServer):
+    # Parallel tests connect in bursts; the default backlog of 5 is too small for them.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        # The handshake runs here, in this connection's thread, not in accept(): one slow or
+        # failing handshake must not hold up the other connections.
+        try:
+            self.request.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            print(f"handshake failed: {error}", file=sys.stderr, flush=True)
+            raise
+        super().setup()
 
     def do_GET(self):
         self._answer(f"hello over tls {self.path}".encode())
@@ -46,9 +62,8 @@ def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(args.cert, args.key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server = Server(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"READY port={server.server_address[1]}", flush=True)
     sys.stdin.read()  # returns when the test closes our stdin or exits
