@@ -98,7 +98,7 @@ enum UpdateClassification: Sendable {
         } catch DecodingError.dataCorrupted {
             // JSONDecoder reports both broken syntax and a non-integer update_id this way;
             // only a second, schema-free parse tells them apart (and only on this error path).
-            if (try? JSONDecoder().decode(AnyJSON.self, from: Data(body))) != nil {
+            if (try? JSONDecoder().decode(JSONValue.self, from: Data(body))) != nil {
                 self = .notAnUpdate(reason: "update_id is not an integer")
             } else {
                 self = .malformed(reason: "body is not valid JSON")
@@ -116,26 +116,3 @@ enum UpdateClassification: Sendable {
     }
 }
 
-/// Any JSON value, kept only as "it parsed".
-private struct AnyJSON: Decodable {
-    init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            while !array.isAtEnd { _ = try array.decode(AnyJSON.self) }
-        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            for key in object.allKeys { _ = try object.decode(AnyJSON.self, forKey: key) }
-        } else {
-            let value = try decoder.singleValueContainer()
-            if value.decodeNil() { return }
-            if (try? value.decode(Bool.self)) != nil { return }
-            if (try? value.decode(Double.self)) != nil { return }
-            _ = try value.decode(String.self)
-        }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-}

@@ -22,6 +22,9 @@ struct WebhookSecret: Sendable {
         return candidate != nil && equal == 0
     }
 
+    /// Hex SHA-256 of the secret: identifies it (e.g. "the registered secret changed") without revealing it.
+    var fingerprint: String { digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+
     private static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         bytes.withUnsafeBufferPointer { input in

@@ -22,6 +22,36 @@ struct InboxStore: Sendable {
         }
     }
 
+    /// One batch from getUpdates: its updates, the bodies that were not updates, and the offset
+    /// that confirms the batch to Telegram, all in one transaction. A crash before the commit
+    /// loses nothing (Telegram still has the batch); after it, the stored offset means the
+    /// batch is confirmed on the next poll and never stored twice. Returns the entries that
+    /// were new (not already stored).
+    func storePolled(_ entries: [InboxEntry], rejected: [(payload: [UInt8], reason: String)], nextOffset: Int64?)
+        async throws -> [InboxEntry]
+    {
+        try await database.writer.write { connection in
+            var stored: [InboxEntry] = []
+            for entry in entries {
+                try connection.run(
+                    """
+                    INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    entry.updateID, entry.kind, entry.conversation?.chatID, entry.conversation?.threadID,
+                    entry.payload, entry.receivedAt)
+                if connection.changes == 1 { stored.append(entry) }
+            }
+            for body in rejected {
+                try connection.run(
+                    "INSERT INTO rejected_updates (received_at, peer, reason, payload) VALUES (?, ?, ?, ?)",
+                    UnixTime.nowMillis(), "getUpdates", body.reason, body.payload)
+            }
+            if let nextOffset { try BotStateStore.set(.pollingOffset, String(nextOffset), in: connection) }
+            return stored
+        }
+    }
+
     /// Keeps a body that was JSON but not an Update, for diagnosis.
     func storeRejected(payload: [UInt8], reason: String, peer: String?, receivedAt: Int64) async throws {
         try await database.writer.write { connection in

@@ -39,6 +39,17 @@ enum Migrations {
                     payload     BLOB NOT NULL
                 );
                 """),
+        Migration(
+            version: 2, name: "bot state",
+            sql: """
+                -- Small facts the bot keeps about itself: the getUpdates offset, what webhook it
+                -- registered. One row per key.
+                CREATE TABLE bot_state (
+                    key        TEXT PRIMARY KEY,
+                    value      TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL  -- unix ms
+                ) WITHOUT ROWID;
+                """),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -128,9 +128,10 @@ final class TelegramBotAPI: Sendable {
         try await call(GetWebhookInfo(), as: WebhookInfo.self)
     }
 
-    /// Long poll: the HTTP response timeout is the poll's own timeout plus a margin.
-    func getUpdates(_ request: GetUpdates) async throws(TelegramError) -> [RawUpdate] {
-        try await call(request, as: [RawUpdate].self, responseTimeout: .seconds(Int64((request.timeout ?? 0) + 15)))
+    /// Long poll: the HTTP response timeout is the poll's own timeout plus a margin. Elements
+    /// come back as plain JSON, so that one odd update cannot fail the whole batch.
+    func getUpdates(_ request: GetUpdates) async throws(TelegramError) -> [JSONValue] {
+        try await call(request, as: [JSONValue].self, responseTimeout: .seconds(Int64((request.timeout ?? 0) + 15)))
     }
 
     /// sendDocument / sendPhoto with a file from disk.
@@ -225,59 +226,6 @@ final class TelegramBotAPI: Sendable {
             }
         }
         return out
-    }
-}
-
-/// An update from getUpdates, kept as its raw JSON so that it can be stored in the inbox
-/// exactly as the webhook stores it, and so that one odd update cannot fail the batch.
-struct RawUpdate: Decodable, Sendable {
-    let updateID: Int64
-    let json: [UInt8]
-
-    init(from decoder: any Decoder) throws {
-        let value = try JSONValue(from: decoder)
-        guard case .object(let fields) = value, case .number(let id)? = fields["update_id"], let updateID = Int64(exactly: id)
-        else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "no update_id"))
-        }
-        self.updateID = updateID
-        json = Array(try JSONEncoder().encode(value))
-    }
-}
-
-/// Any JSON value, to carry an update through decoding untouched.
-enum JSONValue: Codable, Sendable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value):
-            // Integral values (ids) must come back as integers, not 1.0e9.
-            if let integer = Int64(exactly: value) { try container.encode(integer) } else { try container.encode(value) }
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
     }
 }
 

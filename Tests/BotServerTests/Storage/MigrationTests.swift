@@ -9,9 +9,9 @@ import Testing
             let names = try await database.reader.read { connection in
                 try connection.prepare("SELECT name FROM sqlite_master ORDER BY name").query { $0.string(0) ?? "" }
             }
-            #expect(Set(names).isSuperset(of: ["inbox", "inbox_pending", "rejected_updates"]))
+            #expect(Set(names).isSuperset(of: ["inbox", "inbox_pending", "rejected_updates", "bot_state"]))
             #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
-            #expect(Migrations.latestVersion == 1)
+            #expect(Migrations.latestVersion == 2)
             await database.close()
         }
     }
@@ -19,14 +19,30 @@ import Testing
     @Test func appliedMigrationsAreNotRunAgain() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1])
-            // Running migration 1's CREATE TABLE again would fail, so an empty result also
+            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2])
+            // Running a migration's CREATE TABLE again would fail, so an empty result also
             // shows nothing was executed.
             #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [])
-            let second = Migration(version: 2, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
-            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [second], logger: storageTestLogger) == [2])
-            #expect(try Migrations.userVersion(connection) == 2)
+            let next = Migration(version: 3, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
+            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [3])
+            #expect(try Migrations.userVersion(connection) == 3)
             connection.close()
+        }
+    }
+
+    @Test func aVersion1DatabaseIsUpgradedWithItsData() async throws {
+        try await withStorageTestDirectory { directory in
+            let connection = try SQLiteConnection(path: directory + "/bot.sqlite", mode: .readWriteCreate)
+            #expect(try Migrations.apply(to: connection, migrations: Array(Migrations.all.prefix(1)), logger: storageTestLogger) == [1])
+            try connection.run(
+                "INSERT INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at) VALUES (7, 'message', 1, NULL, x'7b7d', 1)")
+            connection.close()
+            let database = try Database.open(directory: directory, logger: storageTestLogger)
+            #expect(try await database.scalar("PRAGMA user_version") == 2)
+            #expect(try await InboxStore(database: database).pending().map(\.updateID) == [7])
+            try await BotStateStore(database: database).set(.pollingOffset, "8")
+            #expect(try await BotStateStore(database: database).value(.pollingOffset) == "8")
+            await database.close()
         }
     }
 
@@ -36,7 +52,7 @@ import Testing
             #expect(try await InboxStore(database: first).store(inboxEntry(1)))
             await first.close()
             let second = try Database.open(directory: directory, logger: storageTestLogger)
-            #expect(try await second.scalar("PRAGMA user_version") == 1)
+            #expect(try await second.scalar("PRAGMA user_version") == Migrations.latestVersion)
             #expect(try await second.scalar("SELECT count(*) FROM inbox") == 1)
             await second.close()
         }
@@ -58,11 +74,11 @@ import Testing
     @Test func failedMigrationLeavesNoTrace() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            let broken = Migration(version: 2, name: "broken", sql: "CREATE TABLE half (x INTEGER); NOT SQL;")
+            let broken = Migration(version: Migrations.latestVersion + 1, name: "broken", sql: "CREATE TABLE half (x INTEGER); NOT SQL;")
             #expect(throws: SQLiteError.self) {
                 try Migrations.apply(to: connection, migrations: Migrations.all + [broken], logger: storageTestLogger)
             }
-            #expect(try Migrations.userVersion(connection) == 1)
+            #expect(try Migrations.userVersion(connection) == Migrations.latestVersion)
             let half = try connection.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'half'").queryFirst {
                 $0.int(0)
             }
