@@ -3,18 +3,14 @@ import Logging
 import ServiceLifecycle
 
 /// Wires the parts together and runs them until SIGTERM/SIGINT:
-/// database → dispatcher (pending updates resumed) → HTTP server.
-/// Shutdown runs the other way: stop HTTP intake, let conversations finish, close the database.
+/// database → dispatcher (pending updates resumed) → HTTP server → the way updates come in
+/// (webhook: registered in the background when PUBLIC_URL is set; polling: a long-poll loop).
+/// Shutdown runs the other way: stop intake, let conversations finish, close the database.
 struct BotApplication {
     let configuration: Configuration
 
     func run() async throws {
-        let redactor = Redactor(secrets: [configuration.botToken, configuration.webhookSecret])
-        let level = configuration.logLevel
-        let format: BotLogHandler.Format = configuration.logFormat == .json ? .json : .text
-        LoggingSystem.bootstrap { label in
-            BotLogHandler(label: label, level: level, format: format, redactor: redactor)
-        }
+        Self.bootstrapLogging(configuration)
         let logger = Logger(label: "botserver")
 
         let database: Database
@@ -24,6 +20,26 @@ struct BotApplication {
             throw StartupError.database(path: configuration.databasePath, underlying: error)
         }
         let store = InboxStore(database: database)
+        let state = BotStateStore(database: database)
+        let telegram: TelegramBotAPI
+        let http: HTTPClient
+        do {
+            (http, telegram) = try Self.telegramClient(configuration)
+        } catch {
+            await database.close()
+            throw error
+        }
+        defer { http.shutdown() }
+
+        if configuration.updateMode == .polling {
+            do {
+                try await Self.checkNoWebhook(telegram, logger: logger)
+            } catch {
+                await database.close()
+                throw error
+            }
+        }
+
         let dispatcher = Dispatcher(
             store: store, handler: LoggingConversationHandler(logger: Logger(label: "conversation")),
             logger: Logger(label: "dispatcher"))
@@ -35,14 +51,16 @@ struct BotApplication {
         }
 
         let shutdownFlag = ShutdownFlag()
+        let webhook = configuration.updateMode == .webhook
+            ? WebhookEndpoint(secret: WebhookSecret(configuration.webhookSecret ?? ""), store: store, dispatcher: dispatcher)
+            : nil
         let server: HTTPServer
         do {
             let httpConfiguration = HTTPServerConfiguration(host: configuration.listenHost, port: configuration.port)
             server = try HTTPServer(
                 configuration: httpConfiguration,
                 router: Routes.make(
-                    webhook: WebhookEndpoint(
-                        secret: WebhookSecret(configuration.webhookSecret), store: store, dispatcher: dispatcher),
+                    webhook: webhook,
                     health: HealthEndpoints(writer: database.writer, isShuttingDown: { shutdownFlag.isSet })),
                 logger: Logger(label: "http"))
             // Bound now, so an unusable address stops start-up with a clear message; serving
@@ -54,16 +72,82 @@ struct BotApplication {
         }
 
         let grace = Duration.seconds(configuration.shutdownGracePeriodSeconds)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace)),
+            .init(service: HTTPService(server: server, gracePeriod: grace, shutdownFlag: shutdownFlag)),
+        ]
+        switch configuration.updateMode {
+        case .webhook:
+            if configuration.publicURL != nil {
+                let registration = try WebhookRegistration(configuration: configuration)
+                services.append(.init(service: BackgroundService(name: "webhook registration") {
+                    await WebhookRegistrationService(
+                        registration: registration, api: telegram, state: state, logger: Logger(label: "telegram")
+                    ).run()
+                }))
+            }
+        case .polling:
+            services.append(.init(service: PollingIntake(
+                api: telegram, store: store, state: state, dispatcher: dispatcher, logger: Logger(label: "polling"))))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace)),
-                    .init(service: HTTPService(server: server, gracePeriod: grace, shutdownFlag: shutdownFlag)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await database.close()
         logger.info("bye")
+    }
+
+    static func bootstrapLogging(_ configuration: Configuration) {
+        let redactor = Redactor(secrets: configuration.secrets)
+        let level = configuration.logLevel
+        let format: BotLogHandler.Format = configuration.logFormat == .json ? .json : .text
+        LoggingSystem.bootstrap { label in
+            BotLogHandler(label: label, level: level, format: format, redactor: redactor)
+        }
+    }
+
+    /// The HTTP client and Bot API client every Telegram call goes through.
+    static func telegramClient(_ configuration: Configuration) throws(StartupError) -> (HTTPClient, TelegramBotAPI) {
+        var httpConfiguration = HTTPClientConfiguration()
+        httpConfiguration.trustedCAFile = configuration.telegramAPICAFile
+        let http: HTTPClient
+        do {
+            http = try HTTPClient(configuration: httpConfiguration)
+        } catch {
+            throw .telegram("cannot set up the HTTP client: \(error)")
+        }
+        do {
+            return (http, try TelegramBotAPI(baseURL: configuration.telegramAPIBaseURL, token: configuration.botToken, http: http))
+        } catch {
+            http.shutdown()
+            throw .telegram("\(error)")
+        }
+    }
+
+    /// Telegram refuses getUpdates while a webhook is set: say so before polling, with the fix.
+    static func checkNoWebhook(_ telegram: TelegramBotAPI, logger: Logger) async throws(StartupError) {
+        let info: WebhookInfo
+        do {
+            info = try await telegram.getWebhookInfo()
+        } catch {
+            // Telegram unreachable: polling retries by itself; a 409 then names the cause.
+            logger.warning("cannot check the webhook before polling", metadata: ["error": "\(error)"])
+            return
+        }
+        if !info.url.isEmpty {
+            throw .webhookActive(url: info.url)
+        }
+    }
+}
+
+/// A task run as a service: ends early without stopping the group, cancelled at shutdown.
+struct BackgroundService: Service {
+    let name: String
+    let work: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await work() }
+        // Finished early (e.g. registered): stay up until shutdown, as the group expects.
+        try? await gracefulShutdown()
     }
 }

@@ -5,7 +5,7 @@ struct BotServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "botserver",
         abstract: "A Telegram bot that drives Claude Code.",
-        subcommands: [ServeCommand.self])
+        subcommands: [ServeCommand.self, WebhookCommand.self])
 }
 
 struct ServeCommand: AsyncParsableCommand {

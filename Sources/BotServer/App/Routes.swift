@@ -5,9 +5,12 @@ enum Routes {
     /// Telegram's updates are small; 1 MiB leaves room for the largest while bounding memory.
     static let webhookMaxBody = 1 << 20
 
-    static func make(webhook: WebhookEndpoint, health: HealthEndpoints) -> Router {
+    /// `webhook` is nil when polling: then nothing is accepted on the webhook path.
+    static func make(webhook: WebhookEndpoint?, health: HealthEndpoints) -> Router {
         var router = Router(defaultMaxBodyLength: 64 * 1024)
-        router.add(.POST, WebhookEndpoint.path, maxBodyLength: webhookMaxBody, handler: webhook.handle)
+        if let webhook {
+            router.add(.POST, WebhookEndpoint.path, maxBodyLength: webhookMaxBody, handler: webhook.handle)
+        }
         router.add(.GET, "/healthz", handler: health.health)
         router.add(.GET, "/readyz", handler: health.readiness)
         return router

@@ -1,21 +1,42 @@
+import HTTPCore
 import Logging
 
 /// Everything the server reads from its environment, validated once at start.
 /// README.md and deploy/.env.example document every variable here.
 struct Configuration: Sendable {
     enum LogFormat: Sendable { case text, json }
+    /// How updates arrive: Telegram POSTs them to our webhook, or we long-poll getUpdates.
+    enum UpdateMode: Sendable { case webhook, polling }
 
     var port: Int
     var listenHost: String
     var dataDirectory: String
     var botToken: String
-    var webhookSecret: String
+    /// Required in webhook mode; unused (and optional) when polling.
+    var webhookSecret: String?
+    var updateMode: UpdateMode
+    /// Where the Bot API lives: api.telegram.org, a local Bot API server, or a test fake.
+    var telegramAPIBaseURL: String
+    /// PEM CA certificates to trust for the Bot API instead of the system store.
+    var telegramAPICAFile: String?
+    /// The bot's public base URL (behind the proxy); the webhook is PUBLIC_URL/telegram/webhook.
+    var publicURL: String?
+    /// setWebhook's max_connections: how many webhook requests Telegram sends at once.
+    var webhookMaxConnections: Int
     var logLevel: Logger.Level
     var logFormat: LogFormat
     /// Seconds in-flight work may take to finish after SIGTERM before it is cut off.
     var shutdownGracePeriodSeconds: Int
 
     var databasePath: String { dataDirectory + "/bot.sqlite" }
+
+    /// The webhook URL Telegram should call, when PUBLIC_URL is set.
+    var webhookURL: String? {
+        publicURL.map { (($0.hasSuffix("/") ? String($0.dropLast()) : $0)) + WebhookEndpoint.path }
+    }
+
+    /// Values that must never reach a log line.
+    var secrets: [String] { [botToken] + (webhookSecret.map { [$0] } ?? []) }
 
     static func load(from environment: Environment) throws(ConfigurationError) -> Configuration {
         let token = try environment.required(
@@ -25,12 +46,36 @@ struct Configuration: Sendable {
                 variable: "TELEGRAM_BOT_TOKEN",
                 problem: "is not a bot token (expected digits, a colon, then at least 30 letters, digits, - or _)")
         }
-        let secret = try environment.required(
-            "TELEGRAM_WEBHOOK_SECRET", hint: "1-256 characters of A-Z, a-z, 0-9, _ and -; e.g. `openssl rand -hex 32`")
-        guard Self.isValidWebhookSecret(secret) else {
+        let updateMode = try environment.choice(
+            "UPDATE_MODE", default: UpdateMode.webhook, ["webhook": .webhook, "polling": .polling])
+        var secret: String?
+        if updateMode == .webhook {
+            secret = try environment.required(
+                "TELEGRAM_WEBHOOK_SECRET", hint: "1-256 characters of A-Z, a-z, 0-9, _ and -; e.g. `openssl rand -hex 32`")
+        } else {
+            secret = environment.optional("TELEGRAM_WEBHOOK_SECRET")
+        }
+        if let secret, !Self.isValidWebhookSecret(secret) {
             throw ConfigurationError(
                 variable: "TELEGRAM_WEBHOOK_SECRET",
                 problem: "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
+        }
+        let baseURL = environment.optional("TELEGRAM_API_BASE_URL") ?? "https://api.telegram.org"
+        do {
+            _ = try HTTPClientURL(baseURL)
+        } catch {
+            throw ConfigurationError(variable: "TELEGRAM_API_BASE_URL", problem: "is not an http(s) URL (\(error))")
+        }
+        let publicURL = environment.optional("PUBLIC_URL")
+        if let publicURL {
+            guard let url = try? HTTPClientURL(publicURL), url.scheme == .https || Self.isLoopback(url.host) else {
+                throw ConfigurationError(
+                    variable: "PUBLIC_URL",
+                    problem: "must be the bot's public https:// URL, like https://bot.example.com (Telegram calls only HTTPS webhooks)")
+            }
+            guard !publicURL.contains("?") else {
+                throw ConfigurationError(variable: "PUBLIC_URL", problem: "must not have a query string")
+            }
         }
         return Configuration(
             port: try environment.integer("PORT", default: 8080, range: 0...65535),
@@ -38,12 +83,22 @@ struct Configuration: Sendable {
             dataDirectory: environment.optional("DATA_DIR") ?? "./data",
             botToken: token,
             webhookSecret: secret,
+            updateMode: updateMode,
+            telegramAPIBaseURL: baseURL,
+            telegramAPICAFile: environment.optional("TELEGRAM_API_CA_FILE"),
+            publicURL: publicURL,
+            webhookMaxConnections: try environment.integer("WEBHOOK_MAX_CONNECTIONS", default: 40, range: 1...100),
             logLevel: try environment.choice(
                 "LOG_LEVEL", default: .info,
                 ["trace": .trace, "debug": .debug, "info": .info, "notice": .notice, "warning": .warning,
                  "error": .error, "critical": .critical]),
             logFormat: try environment.choice("LOG_FORMAT", default: .text, ["text": .text, "json": .json]),
             shutdownGracePeriodSeconds: try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, range: 0...600))
+    }
+
+    /// Telegram needs HTTPS; a plain-HTTP public URL is accepted only for a local Bot API server or tests.
+    private static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     static func isWellFormedBotToken(_ token: String) -> Bool {

@@ -51,6 +51,17 @@ enum BotProcess {
         return (result.terminationStatus, result.standardError)
     }
 
+    /// Runs a one-shot command (e.g. `webhook info`) to completion.
+    static func command(_ arguments: [String], environment: [String: String]) async throws
+        -> (status: TerminationStatus, output: String, log: String)
+    {
+        let result = try await Subprocess.run(
+            .path(FilePath(binaryPath)), arguments: Arguments(arguments),
+            environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
+            input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+        return (result.terminationStatus, result.standardOutput, result.standardError)
+    }
+
     static func postUpdate(port: Int, _ body: [UInt8]) async throws -> RawHTTPClient.Response {
         try await RawHTTPClient.request(
             port: port, method: "POST", path: "/telegram/webhook",
