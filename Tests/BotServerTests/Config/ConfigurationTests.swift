@@ -41,6 +41,12 @@ import Testing
         ("PORT", "70000", "must be a whole number"),
         ("LOG_LEVEL", "loud", "must be one of"),
         ("LOG_FORMAT", "xml", "must be one of"),
+        ("UPDATE_MODE", "push", "must be one of"),
+        ("TELEGRAM_API_BASE_URL", "api.telegram.org", "is not an http(s) URL"),
+        ("PUBLIC_URL", "http://bot.example.com", "must be the bot's public https:// URL"),
+        ("PUBLIC_URL", "https://bot.example.com/?x=1", "must not have a query string"),
+        ("WEBHOOK_MAX_CONNECTIONS", "0", "must be a whole number from 1 to 100"),
+        ("WEBHOOK_MAX_CONNECTIONS", "101", "must be a whole number from 1 to 100"),
     ] as [(String, String?, String)])
     func aBadValueNamesTheVariable(variable: String, value: String?, problem: String) {
         var values = Self.valid
@@ -53,6 +59,34 @@ import Testing
             #expect(error.description.contains(problem), "\(error)")
             #expect(!error.description.contains("s3cret"), "a secret leaked into the message")
         }
+    }
+
+    @Test func telegramSettings() throws {
+        let defaults = try Configuration.load(from: Environment(Self.valid))
+        #expect(defaults.updateMode == .webhook)
+        #expect(defaults.telegramAPIBaseURL == "https://api.telegram.org")
+        #expect(defaults.telegramAPICAFile == nil)
+        #expect(defaults.webhookURL == nil)
+        #expect(defaults.webhookMaxConnections == 40)
+
+        var values = Self.valid
+        values["PUBLIC_URL"] = "https://bot.example.com/"
+        values["TELEGRAM_API_BASE_URL"] = "http://127.0.0.1:8081"
+        values["TELEGRAM_API_CA_FILE"] = "/etc/ssl/private-ca.pem"
+        values["WEBHOOK_MAX_CONNECTIONS"] = "10"
+        let configured = try Configuration.load(from: Environment(values))
+        #expect(configured.webhookURL == "https://bot.example.com/telegram/webhook")
+        #expect(configured.telegramAPIBaseURL == "http://127.0.0.1:8081")
+        #expect(configured.telegramAPICAFile == "/etc/ssl/private-ca.pem")
+        #expect(configured.webhookMaxConnections == 10)
+    }
+
+    @Test func pollingNeedsNoWebhookSecret() throws {
+        let configuration = try Configuration.load(
+            from: Environment(["TELEGRAM_BOT_TOKEN": Self.token, "UPDATE_MODE": "polling"]))
+        #expect(configuration.updateMode == .polling)
+        #expect(configuration.webhookSecret == nil)
+        #expect(configuration.secrets == [Self.token])
     }
 
     @Test func theRedactorHidesSecrets() {
