@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
+#include <openssl/pem.h>
 
 // Functions OpenSSL defines as macros, which Swift cannot import.
 
@@ -20,7 +21,7 @@ static inline long copenssl_ctx_set_mode(SSL_CTX *ctx, long mode) {
 
 static inline int copenssl_tls1_2_version(void) { return TLS1_2_VERSION; }
 
-static inline long copenssl_client_modes(void) {
+static inline long copenssl_stream_modes(void) {
     // Partial writes let a non-blocking SSL_write return after a slice; moving buffers let
     // the retry after WANT_WRITE pass a different (re-sliced) pointer; released buffers keep
     // idle pooled connections small.

@@ -56,7 +56,8 @@ struct BotApplication {
             : nil
         let server: HTTPServer
         do {
-            let httpConfiguration = HTTPServerConfiguration(host: configuration.listenHost, port: configuration.port)
+            var httpConfiguration = HTTPServerConfiguration(host: configuration.listenHost, port: configuration.port)
+            httpConfiguration.tls = configuration.tls
             server = try HTTPServer(
                 configuration: httpConfiguration,
                 router: Routes.make(

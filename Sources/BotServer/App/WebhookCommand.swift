@@ -26,8 +26,9 @@ struct WebhookCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             try await withTelegram(configuration) { telegram in
-                try await telegram.setWebhook(registration.request(dropPendingUpdates: dropPendingUpdates))
+                try await registration.register(api: telegram, dropPendingUpdates: dropPendingUpdates)
                 print("webhook set: \(registration.url)")
+                if let certificate = registration.certificatePath { print("self-signed certificate uploaded: \(certificate)") }
                 print("allowed updates: \(registration.allowedUpdates.joined(separator: ", "))")
                 print("max connections: \(registration.maxConnections)")
                 if dropPendingUpdates { print("pending updates dropped") }

@@ -23,6 +23,8 @@ struct Configuration: Sendable {
     var publicURL: String?
     /// setWebhook's max_connections: how many webhook requests Telegram sends at once.
     var webhookMaxConnections: Int
+    /// Serve HTTPS directly (no proxy) with this PEM certificate chain and key.
+    var tls: TLSFiles?
     var logLevel: Logger.Level
     var logFormat: LogFormat
     /// Seconds in-flight work may take to finish after SIGTERM before it is cut off.
@@ -77,6 +79,15 @@ struct Configuration: Sendable {
                 throw ConfigurationError(variable: "PUBLIC_URL", problem: "must not have a query string")
             }
         }
+        let certificate = environment.optional("TLS_CERT_FILE")
+        let key = environment.optional("TLS_KEY_FILE")
+        switch (certificate, key) {
+        case (nil, nil), (.some, .some): break
+        case (.some, nil):
+            throw ConfigurationError(variable: "TLS_KEY_FILE", problem: "is required when TLS_CERT_FILE is set (the certificate's private key, PEM)")
+        case (nil, .some):
+            throw ConfigurationError(variable: "TLS_CERT_FILE", problem: "is required when TLS_KEY_FILE is set (the certificate chain, PEM)")
+        }
         return Configuration(
             port: try environment.integer("PORT", default: 8080, range: 0...65535),
             listenHost: environment.optional("LISTEN_HOST") ?? "0.0.0.0",
@@ -88,6 +99,7 @@ struct Configuration: Sendable {
             telegramAPICAFile: environment.optional("TELEGRAM_API_CA_FILE"),
             publicURL: publicURL,
             webhookMaxConnections: try environment.integer("WEBHOOK_MAX_CONNECTIONS", default: 40, range: 1...100),
+            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificateChainPath: certificate, privateKeyPath: $0) } },
             logLevel: try environment.choice(
                 "LOG_LEVEL", default: .info,
                 ["trace": .trace, "debug": .debug, "info": .info, "notice": .notice, "warning": .warning,

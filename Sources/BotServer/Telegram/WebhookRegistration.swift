@@ -6,6 +6,8 @@ struct WebhookRegistration: Sendable {
     let secret: String
     let maxConnections: Int
     var allowedUpdates = Update.handledKinds
+    /// A self-signed TLS_CERT_FILE, uploaded with setWebhook so that Telegram trusts it.
+    let certificatePath: String?
 
     init(configuration: Configuration) throws(ConfigurationError) {
         guard let url = configuration.webhookURL else {
@@ -18,6 +20,11 @@ struct WebhookRegistration: Sendable {
         self.url = url
         self.secret = secret
         maxConnections = configuration.webhookMaxConnections
+        if let tls = configuration.tls, try SelfSignedCertificate.isSelfSigned(path: tls.certificateChainPath) {
+            certificatePath = tls.certificateChainPath
+        } else {
+            certificatePath = nil
+        }
     }
 
     func request(dropPendingUpdates: Bool = false) -> SetWebhook {
@@ -26,10 +33,37 @@ struct WebhookRegistration: Sendable {
             dropPendingUpdates: dropPendingUpdates ? true : nil)
     }
 
+    /// Calls setWebhook: as JSON, or as multipart with the certificate file when there is one.
+    func register(api: TelegramBotAPI, dropPendingUpdates: Bool = false) async throws(TelegramError) {
+        let request = request(dropPendingUpdates: dropPendingUpdates)
+        guard let certificatePath else {
+            try await api.setWebhook(request)
+            return
+        }
+        try request.validate()
+        var fields = [
+            ("url", request.url), ("secret_token", secret), ("max_connections", String(maxConnections)),
+            ("allowed_updates", "[" + allowedUpdates.map { "\"\($0)\"" }.joined(separator: ",") + "]"),
+        ]
+        if dropPendingUpdates { fields.append(("drop_pending_updates", "true")) }
+        let size: Int
+        do {
+            size = try FileSize.of(certificatePath)
+        } catch {
+            throw .invalidRequest("cannot read TLS_CERT_FILE \(certificatePath): \(error)")
+        }
+        _ = try await api.upload(
+            method: SetWebhook.method, fields: fields,
+            file: .init(field: "certificate", path: certificatePath, filename: "certificate.pem",
+                        contentType: "application/x-pem-file", size: size),
+            as: Bool.self)
+    }
+
     /// Everything registered, the secret only as a digest: getWebhookInfo does not say which
     /// secret Telegram holds, so a changed secret is noticed here.
     var fingerprint: String {
         "\(url) max=\(maxConnections) updates=\(allowedUpdates.joined(separator: ",")) secret=\(WebhookSecret(secret).fingerprint)"
+            + (certificatePath.map { " certificate=\($0)" } ?? "")
     }
 
     /// Registers the webhook unless Telegram already has this URL and what we last registered
@@ -38,7 +72,7 @@ struct WebhookRegistration: Sendable {
         let info = try await api.getWebhookInfo()
         let registered = try await state.value(.webhookRegistration)
         if info.url == url && registered == fingerprint { return false }
-        try await api.setWebhook(request())
+        try await register(api: api)
         try await state.set(.webhookRegistration, fingerprint)
         return true
     }

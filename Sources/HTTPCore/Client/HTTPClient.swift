@@ -15,7 +15,11 @@ public final class HTTPClient: Sendable {
 
     public init(configuration: HTTPClientConfiguration = .init()) throws(HTTPClientError) {
         self.configuration = configuration
-        tls = try TLSContext(trustedCAFile: configuration.trustedCAFile)
+        do {
+            tls = try TLSContext.client(trustedCAFile: configuration.trustedCAFile)
+        } catch {
+            throw .tlsFailed(origin: "-", reason: error.description)
+        }
         do {
             loop = try EventLoop()
         } catch {

@@ -5,7 +5,7 @@ import Glibc
 final class HTTPClientConnection: @unchecked Sendable {
     // Owned by one request at a time (ConnectionPool hands it out exclusively).
     let origin: HTTPClientURL.Origin
-    private let transport: ClientTransport
+    private let transport: StreamTransport
     private let buffer: ReadBuffer
     private var headParser: HTTPResponseHeadParser
     private let configuration: HTTPClientConfiguration
@@ -35,20 +35,27 @@ final class HTTPClientConnection: @unchecked Sendable {
             host: origin.host, port: origin.port, loop: loop, timeout: configuration.connectTimeout)
         var session: TLSSession?
         if origin.scheme == .https {
-            do {
-                session = try await TLSSession(
-                    context: tls, socket: socket, host: origin.host, origin: origin.description,
+            do throws(HTTPClientError) {
+                let tlsSession: TLSSession
+                do {
+                    tlsSession = try TLSSession(context: tls, socket: socket)
+                } catch {
+                    throw HTTPClientError.tlsFailed(origin: origin.description, reason: "\(error)")
+                }
+                try await tlsSession.connect(
+                    host: origin.host, origin: origin.description,
                     deadline: MonotonicClock.deadline(after: configuration.tlsHandshakeTimeout))
+                session = tlsSession
             } catch {
                 socket.closeAndDeregister()
                 throw error
             }
         }
         return HTTPClientConnection(
-            origin: origin, transport: ClientTransport(socket: socket, tls: session), configuration: configuration)
+            origin: origin, transport: StreamTransport(socket: socket, tls: session), configuration: configuration)
     }
 
-    private init(origin: HTTPClientURL.Origin, transport: ClientTransport, configuration: HTTPClientConfiguration) {
+    private init(origin: HTTPClientURL.Origin, transport: StreamTransport, configuration: HTTPClientConfiguration) {
         self.origin = origin
         self.transport = transport
         self.configuration = configuration
@@ -64,7 +71,7 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     func close() { transport.close() }
 
-    /// See `ClientTransport.cancel()`.
+    /// See `StreamTransport.cancel()`.
     func cancel() { transport.cancel() }
 
     /// Sends `request`, reads the response and hands its body to `sink` in slices of at most

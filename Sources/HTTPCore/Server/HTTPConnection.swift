@@ -6,7 +6,7 @@ import Logging
 /// Pipelined requests simply wait in the read buffer, so responses go out in order.
 struct HTTPConnection {
     let id: Int
-    let socket: ConnectionSocket
+    let transport: StreamTransport
     let peer: SocketAddress
     let router: Router
     let configuration: HTTPServerConfiguration
@@ -54,7 +54,7 @@ struct HTTPConnection {
         guard lifecycle.markIdle(id) else { return false }
         defer { lifecycle.markBusy(id) }
         do {
-            _ = try await socket.receive(
+            _ = try await transport.receive(
                 into: buffer, deadline: MonotonicClock.deadline(after: configuration.idleTimeout))
             return true
         } catch {
@@ -95,7 +95,7 @@ struct HTTPConnection {
         let keepAlive = head.keepAlive && !lifecycle.isShuttingDown
         let bytes = ResponseSerializer.serialize(
             response, keepAlive: keepAlive, requestVersion: head.version, omitBody: head.method == .HEAD)
-        try await socket.send(bytes, deadline: MonotonicClock.deadline(after: configuration.writeTimeout))
+        try await transport.send(bytes, deadline: MonotonicClock.deadline(after: configuration.writeTimeout))
         return keepAlive ? .keepOpen : .close
     }
 
@@ -110,7 +110,7 @@ struct HTTPConnection {
                 // The parser bounds the head below the buffer's size, so this means a bug, not a client.
                 throw HTTPParseError(.requestHeaderFieldsTooLarge, "request head too large")
             }
-            _ = try await socket.receive(into: buffer, deadline: deadline)
+            _ = try await transport.receive(into: buffer, deadline: deadline)
         }
     }
 
@@ -125,7 +125,7 @@ struct HTTPConnection {
         if decoder.isComplete { return body }
 
         if head.expectsContinue && head.version == .http1_1 && buffer.isEmpty {
-            try await socket.send(
+            try await transport.send(
                 ResponseSerializer.continueLine,
                 deadline: MonotonicClock.deadline(after: configuration.writeTimeout))
         }
@@ -140,7 +140,7 @@ struct HTTPConnection {
                 throw HTTPParseError(.badRequest, "chunk metadata too long")
             }
             let deadline = start &+ grace &+ received &* nanosecondsPerByte
-            received &+= UInt64(try await socket.receive(into: buffer, deadline: deadline))
+            received &+= UInt64(try await transport.receive(into: buffer, deadline: deadline))
             buffer.consume(try decoder.decode(buffer.unread, into: &body))
         }
         return body
@@ -151,13 +151,13 @@ struct HTTPConnection {
         let bytes = ResponseSerializer.serialize(
             response, keepAlive: false, requestVersion: .http1_1, omitBody: false)
         let deadline = MonotonicClock.deadline(after: .seconds(1))
-        guard (try? await socket.send(bytes, deadline: deadline)) != nil else { return }
+        guard (try? await transport.send(bytes, deadline: deadline)) != nil else { return }
         // Closing with unread input makes the kernel send RST, which can destroy the response
         // before the client reads it. Half-close and drain briefly instead (a "lingering close").
-        shutdown(socket.fd, Int32(SHUT_WR))
+        transport.shutdownWrite()
         let drain = ReadBuffer(capacity: 4096)
         var drained = 0
-        while drained < 64 * 1024, let count = try? await socket.receive(into: drain, deadline: deadline) {
+        while drained < 64 * 1024, let count = try? await transport.receive(into: drain, deadline: deadline) {
             drained += count
             drain.consume(count)
         }

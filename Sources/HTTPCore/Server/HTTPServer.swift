@@ -24,6 +24,8 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let loop: EventLoop
     private let lifecycle: ConnectionLifecycle
+    /// Set when serving HTTPS.
+    private let tls: TLSContext?
     private let phase = Mutex(Phase.created)
     private let stoppedWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
     private let boundPort = Mutex(0)
@@ -38,6 +40,16 @@ public final class HTTPServer: Sendable {
             throw .eventLoop(error)
         }
         lifecycle = ConnectionLifecycle(loop: loop)
+        if let files = configuration.tls {
+            do {
+                tls = try TLSContext.server(
+                    certificateChainFile: files.certificateChainPath, privateKeyFile: files.privateKeyPath)
+            } catch {
+                throw .tls(error.description)
+            }
+        } else {
+            tls = nil
+        }
     }
 
     /// The port the server listens on (the real one when configured with port 0).
@@ -202,11 +214,13 @@ public final class HTTPServer: Sendable {
         }
         let socket = ConnectionSocket(handle: handle, loop: loop)
         socket.setNoDelay()
-        let connection = HTTPConnection(
-            id: id, socket: socket, peer: peer, router: router, configuration: configuration,
-            lifecycle: lifecycle, logger: logger)
         let task = Task {
-            await connection.run()
+            if let transport = await self.transport(for: socket, peer: peer) {
+                await HTTPConnection(
+                    id: id, transport: transport, peer: peer, router: self.router, configuration: self.configuration,
+                    lifecycle: self.lifecycle, logger: self.logger
+                ).run()
+            }
             self.loop.deregister(handle)
             close(fd)
             self.lifecycle.remove(id)
@@ -216,6 +230,20 @@ public final class HTTPServer: Sendable {
 
     /// Over the connection cap (or shutting down): one non-blocking 503 attempt, then close,
     /// so a flood of connections costs us no memory and no descriptors.
+    /// The connection's byte stream: TLS after a handshake that must finish within the header
+    /// timeout (a client that stalls it is a slow-loris), or the plain socket. nil: give up.
+    private func transport(for socket: ConnectionSocket, peer: SocketAddress) async -> StreamTransport? {
+        guard let tls else { return StreamTransport(socket: socket, tls: nil) }
+        do {
+            let session = try TLSSession(context: tls, socket: socket)
+            try await session.accept(deadline: MonotonicClock.deadline(after: configuration.headerTimeout))
+            return StreamTransport(socket: socket, tls: session)
+        } catch {
+            logger.debug("TLS handshake failed", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     private func refuse(fd: Int32, handle: EventLoop.Handle, peer: SocketAddress) {
         logger.warning("connection refused: too many connections", metadata: ["peer": "\(peer)"])
         let bytes = ResponseSerializer.serialize(

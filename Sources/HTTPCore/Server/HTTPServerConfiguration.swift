@@ -19,9 +19,23 @@ public struct HTTPServerConfiguration: Sendable {
     public var writeTimeout: Duration = .seconds(10)
     /// Bytes read from the socket at a time; also the slack above the head limit in the read buffer.
     public var readChunkSize = 16 * 1024
+    /// Serve HTTPS with this certificate chain and key (PEM); nil: plain HTTP (TLS ends at a proxy).
+    /// The handshake must finish within `headerTimeout`.
+    public var tls: TLSFiles?
 
     public init(host: String = "0.0.0.0", port: Int = 8080) {
         self.host = host
         self.port = port
+    }
+}
+
+/// PEM files of a TLS server: the certificate chain (leaf first) and its private key.
+public struct TLSFiles: Sendable, Hashable {
+    public var certificateChainPath: String
+    public var privateKeyPath: String
+
+    public init(certificateChainPath: String, privateKeyPath: String) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
     }
 }

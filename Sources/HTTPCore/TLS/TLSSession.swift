@@ -1,24 +1,26 @@
 import COpenSSL
 import Glibc
 
-/// One TLS session over a non-blocking socket. OpenSSL reads and writes the descriptor
-/// itself; when it answers WANT_READ or WANT_WRITE the task waits on the event loop for
-/// that direction and retries, so handshakes never block a thread.
+/// One TLS session over a non-blocking socket, client or server side. OpenSSL reads and
+/// writes the descriptor itself; when it answers WANT_READ or WANT_WRITE the task waits
+/// on the event loop for that direction and retries, so handshakes never block a thread.
 final class TLSSession: @unchecked Sendable {
-    // Used by one task at a time: a connection belongs to one request while it is out of the pool.
+    // Used by one task at a time: a connection belongs to one request (client) or one
+    // connection task (server).
     private let ssl: OpaquePointer
     let socket: ConnectionSocket
 
-    /// Sets up SNI and host-name verification for `host`, then runs the handshake.
-    init(context: TLSContext, socket: ConnectionSocket, host: String, origin: String, deadline: UInt64)
-        async throws(HTTPClientError)
-    {
-        guard let ssl = SSL_new(context.context) else {
-            throw .tlsFailed(origin: origin, reason: "SSL_new: \(TLSContext.lastError())")
-        }
+    init(context: TLSContext, socket: ConnectionSocket) throws(SocketError) {
+        guard let ssl = SSL_new(context.context) else { throw .tls(reason: "SSL_new: \(TLSContext.lastError())") }
         self.ssl = ssl
         self.socket = socket
         SSL_set_fd(ssl, socket.fd)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    /// Client handshake: SNI and host-name verification for `host`.
+    func connect(host: String, origin: String, deadline: UInt64) async throws(HTTPClientError) {
         SSL_set_connect_state(ssl)
         if Self.isIPLiteral(host) {
             // SNI is for names only (RFC 6066 §3); an IP must match an IP SAN instead.
@@ -42,7 +44,11 @@ final class TLSSession: @unchecked Sendable {
         }
     }
 
-    deinit { SSL_free(ssl) }
+    /// Server handshake, bounded by `deadline` (a client that never finishes it is a slow-loris).
+    func accept(deadline: UInt64) async throws(SocketError) {
+        SSL_set_accept_state(ssl)
+        _ = try await retrying(deadline: deadline) { SSL_do_handshake(ssl) }
+    }
 
     func receive(into buffer: ReadBuffer, deadline: UInt64?) async throws(SocketError) -> Int {
         let space = buffer.writableSpace()

@@ -1,8 +1,9 @@
+import CLinux
 import Glibc
 
-/// The byte stream under a client connection: plain TCP, or TLS over TCP.
-final class ClientTransport: @unchecked Sendable {
-    // Owned by one request at a time (see ConnectionPool); never used concurrently.
+/// The byte stream of a connection, client or server side: plain TCP, or TLS over TCP.
+final class StreamTransport: @unchecked Sendable {
+    // Owned by one task at a time (a pooled client connection, or a server connection task).
     private let socket: ConnectionSocket
     private let tls: TLSSession?
 
@@ -10,6 +11,8 @@ final class ClientTransport: @unchecked Sendable {
         self.socket = socket
         self.tls = tls
     }
+
+    var fd: Int32 { socket.fd }
 
     func receive(into buffer: ReadBuffer, deadline: UInt64?) async throws(SocketError) -> Int {
         if let tls { return try await tls.receive(into: buffer, deadline: deadline) }
@@ -22,6 +25,12 @@ final class ClientTransport: @unchecked Sendable {
         } else {
             try await socket.send(bytes, deadline: deadline)
         }
+    }
+
+    /// Ends our direction (close_notify first for TLS) while still reading: a lingering close.
+    func shutdownWrite() {
+        tls?.shutdown()
+        Glibc.shutdown(socket.fd, Int32(SHUT_WR))
     }
 
     /// Whether the peer has closed (or sent unexpected bytes on) an idle connection: such a
@@ -41,6 +50,7 @@ final class ClientTransport: @unchecked Sendable {
         socket.loop.cancel(socket.handle, with: .closed)
     }
 
+    /// Closes the connection (client side; the server closes its descriptors itself).
     func close() {
         tls?.shutdown()
         socket.closeAndDeregister()

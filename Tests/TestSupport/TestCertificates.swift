@@ -1,12 +1,12 @@
 import Foundation
-import TestSupport
 
-/// A throwaway CA and server certificates signed by it, made with the openssl CLI.
-struct TestCertificates {
-    let directory: TemporaryDirectory
-    var caFile: String { directory.path + "/ca.pem" }
+/// A throwaway CA and server certificates signed by it, made with the openssl CLI
+/// (installed by scripts/install-dependencies.sh).
+public struct TestCertificates: Sendable {
+    public let directory: TemporaryDirectory
+    public var caFile: String { directory.path + "/ca.pem" }
 
-    init() throws {
+    public init() throws {
         directory = try TemporaryDirectory()
         try openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -14,7 +14,7 @@ struct TestCertificates {
     }
 
     /// A server certificate for `subjectAltName` (e.g. "DNS:localhost,IP:127.0.0.1"): (cert, key) paths.
-    func serverCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
+    public func serverCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
         let base = directory.path + "/" + name
         try openssl(
             "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -27,7 +27,17 @@ struct TestCertificates {
         return (base + ".pem", base + ".key")
     }
 
-    func remove() { directory.remove() }
+    /// A certificate that is its own issuer (what `webhook set` must upload): (cert, key) paths.
+    public func selfSignedCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
+        let base = directory.path + "/" + name
+        try openssl(
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", base + ".key", "-out", base + ".pem", "-days", "2", "-subj", "/CN=\(name)",
+            "-addext", "subjectAltName=\(subjectAltName)")
+        return (base + ".pem", base + ".key")
+    }
+
+    public func remove() { directory.remove() }
 
     private func openssl(_ arguments: String...) throws {
         let process = Process()
@@ -45,12 +55,8 @@ struct TestCertificates {
     }
 }
 
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
-/// Tests/FakeServers/tls_server.py serving with the given certificate.
-func startTLSTestServer(cert: String, key: String) throws -> FakeServerProcess {
-    try FakeServerProcess(script: "tls_server.py", arguments: ["--cert", cert, "--key", key])
-}
