@@ -4,41 +4,35 @@ import Foundation
 /// 127.0.0.1 on a free port, prints `READY port=<N>`, and exits when its stdin closes,
 /// so it cannot outlive the test process even if a test crashes.
 public final class FakeServerProcess: @unchecked Sendable {
-    // Immutable after init; `stop()` only closes a pipe and waits.
+    // Immutable after start; `stop()` closes stdin and reaps the child, within bounds.
     public let port: Int
-    private let process: Process
-    private let input: Pipe
+    private let child: ChildProcess
 
     public struct StartError: Error, CustomStringConvertible {
         public let description: String
         public init(description: String) { self.description = description }
     }
 
-    /// `script` is a file name in Tests/FakeServers.
-    public init(script: String, arguments: [String] = []) throws {
+    /// Starts `script` (a file name in Tests/FakeServers) and waits for its READY line, off
+    /// the cooperative pool.
+    public static func start(script: String, arguments: [String] = []) async throws -> FakeServerProcess {
+        try await offCooperativePool { try FakeServerProcess(script: script, arguments: arguments) }
+    }
+
+    private init(script: String, arguments: [String]) throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("FakeServers/\(script)").path
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", path] + arguments
-        input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line: [UInt8] = []
-        while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("READY port="), let port = Int(text.dropFirst("READY port=".count)) else {
-            process.terminate()
-            throw StartError(description: "\(script) did not start: '\(text)'")
+        child = try ChildProcess(["python3", path] + arguments)
+        let line = child.readLine() ?? ""
+        guard line.hasPrefix("READY port="), let port = Int(line.dropFirst("READY port=".count)) else {
+            child.stop(within: .seconds(1))
+            throw StartError(description: "\(script) did not start: '\(line)'")
         }
         self.port = port
     }
 
+    /// Closing stdin makes the fake exit; it is reaped here (killed if it does not go in time).
     public func stop() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        child.stop(within: .seconds(5))
     }
 }

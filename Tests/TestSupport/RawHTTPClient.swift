@@ -49,10 +49,10 @@ public final class RawHTTPClient: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard result == 0 else {
-            close(fd)
-            throw ClientError(description: "connect failed: errno \(errno)")
-        }
+        // No close here: every stored property is set, so deinit runs when init throws and
+        // closes fd. Closing it here too closed it twice: under parallel tests the number had
+        // often been reused by then, and another test's socket was closed under it.
+        guard result == 0 else { throw ClientError(description: "connect failed: errno \(errno)") }
     }
 
     deinit { close(fd) }

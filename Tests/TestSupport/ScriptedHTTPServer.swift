@@ -59,13 +59,14 @@ public final class ScriptedHTTPServer: Sendable {
     public var connectionCount: Int { state.withLock { $0.connections } }
 
     public func stop() {
-        let descriptors = state.withLock { state -> [Int32] in
+        // Under the lock: a serve thread removes its descriptor under it before closing, so
+        // a descriptor found here is still open and cannot be a reused number.
+        state.withLock { state in
             state.stopped = true
-            return state.openDescriptors
+            for fd in state.openDescriptors { shutdown(fd, Int32(SHUT_RDWR)) }
         }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
-        for fd in descriptors { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {

@@ -6,7 +6,11 @@ public struct TestCertificates: Sendable {
     public let directory: TemporaryDirectory
     public var caFile: String { directory.path + "/ca.pem" }
 
-    public init() throws {
+    public static func make() async throws -> TestCertificates {
+        try await offCooperativePool { try TestCertificates() }
+    }
+
+    private init() throws {
         directory = try TemporaryDirectory()
         try openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -14,7 +18,11 @@ public struct TestCertificates: Sendable {
     }
 
     /// A server certificate for `subjectAltName` (e.g. "DNS:localhost,IP:127.0.0.1"): (cert, key) paths.
-    public func serverCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
+    public func serverCertificate(named name: String, subjectAltName: String) async throws -> (cert: String, key: String) {
+        try await offCooperativePool { try self.makeServerCertificate(named: name, subjectAltName: subjectAltName) }
+    }
+
+    private func makeServerCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
         let base = directory.path + "/" + name
         try openssl(
             "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -28,7 +36,11 @@ public struct TestCertificates: Sendable {
     }
 
     /// A certificate that is its own issuer (what `webhook set` must upload): (cert, key) paths.
-    public func selfSignedCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
+    public func selfSignedCertificate(named name: String, subjectAltName: String) async throws -> (cert: String, key: String) {
+        try await offCooperativePool { try self.makeSelfSignedCertificate(named: name, subjectAltName: subjectAltName) }
+    }
+
+    private func makeSelfSignedCertificate(named name: String, subjectAltName: String) throws -> (cert: String, key: String) {
         let base = directory.path + "/" + name
         try openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -40,18 +52,8 @@ public struct TestCertificates: Sendable {
     public func remove() { directory.remove() }
 
     private func openssl(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("openssl \(arguments.first ?? "") failed: \(String(decoding: output, as: UTF8.self))")
-        }
+        let (status, output) = try ChildProcess.run(["openssl"] + arguments)
+        guard status == 0 else { throw TestSetupError("openssl \(arguments.first ?? "") failed: \(output)") }
     }
 }
 

@@ -8,9 +8,9 @@ import Testing
 /// HTTPS without a proxy: the bot serves TLS itself and registers a self-signed certificate.
 @Suite struct DirectHTTPSTests {
     @Test func theWebhookIsServedOverTLS() async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let (cert, key) = try certificates.selfSignedCertificate(named: "bot", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let (cert, key) = try await certificates.selfSignedCertificate(named: "bot", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let port = freeLoopbackPort()
@@ -41,12 +41,12 @@ import Testing
     }
 
     @Test func aSelfSignedCertificateIsUploadedWithSetWebhook() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let (selfSigned, selfSignedKey) = try certificates.selfSignedCertificate(named: "self", subjectAltName: "IP:203.0.113.7")
-        let (caSigned, caSignedKey) = try certificates.serverCertificate(named: "signed", subjectAltName: "DNS:bot.example.com")
+        let (selfSigned, selfSignedKey) = try await certificates.selfSignedCertificate(named: "self", subjectAltName: "IP:203.0.113.7")
+        let (caSigned, caSignedKey) = try await certificates.serverCertificate(named: "signed", subjectAltName: "DNS:bot.example.com")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
 

@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func polledUpdatesAreStoredDeliveredOnceAndConfirmed() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func aSigtermDuringALongPollStopsAtOnce() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func pollingWhileAWebhookIsSetSaysHowToFixIt() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         try await fake.setWebhookState(url: "https://bot.example.com/telegram/webhook")
         let directory = try TemporaryDirectory()
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func aConflictWhilePollingIsReportedAndPollingGoesOn() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         try await fake.script(method: "getUpdates", times: 1, respond: [
             "status": 409, "description": "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",

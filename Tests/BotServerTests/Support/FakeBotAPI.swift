@@ -11,16 +11,18 @@ final class FakeBotAPI: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// `flood`: per-chat limit and window in seconds, and the retry_after it answers with.
-    init(floodLimit: Int = 1000, floodWindow: Int = 10, retryAfter: Int = 1) throws {
-        process = try FakeServerProcess(
+    static func start(floodLimit: Int = 1000, floodWindow: Int = 10, retryAfter: Int = 1) async throws -> FakeBotAPI {
+        FakeBotAPI(process: try await FakeServerProcess.start(
             script: "fake_bot_api.py",
             arguments: [
                 "--port", "0", "--token", Self.token,
                 "--flood-chat-limit", String(floodLimit), "--flood-chat-window", String(floodWindow),
                 "--flood-group-limit", String(floodLimit), "--flood-group-window", String(floodWindow),
                 "--flood-retry-after", String(retryAfter),
-            ])
+            ]))
     }
+
+    private init(process: FakeServerProcess) { self.process = process }
 
     func stop() { process.stop() }
 

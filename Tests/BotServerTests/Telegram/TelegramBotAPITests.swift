@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct TelegramBotAPITests {
     @Test func methodsRoundTripThroughAValidatingServer() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let me = try await harness.api.getMe()
         #expect(me.isBot)
@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func apiErrorsAreDecodedIntoTypedErrors() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         await #expect(throws: TelegramError.api(code: 400, description: "Bad Request: message to edit not found", retryAfter: nil, migrateToChatID: nil)) {
             _ = try await harness.api.editMessageText(EditMessageText(chatID: 42, messageID: 999, text: "x"))
@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func theTokenIsNeverInAnError() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let wrong = try TelegramBotAPI(baseURL: harness.fake.baseURL, token: "999:WRONG-TOKEN-secret", http: harness.http)
         do {
@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func whatTelegramWouldRefuseIsNotSent() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let longData = String(repeating: "x", count: 65)
         await #expect(throws: TelegramError.invalidRequest("callback data of 65 bytes; Telegram takes 1 to 64")) {
@@ -93,7 +93,7 @@ import Testing
     }
 
     @Test func aFileIsFetchedWithGetFileAndDownloaded() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let voice = (0..<9_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         try await harness.fake.registerFile(id: "voice-1", content: voice, path: "voice/file_1.oga")
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func aDocumentIsUploadedAsMultipart() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -12,7 +12,7 @@ import Testing
     @Test func aBusyChatDoesNotHoldUpOthers() async throws {
         var pacing = TelegramOutbox.Pacing.fastForTests
         pacing.privateChat = RateLimiter(interval: .milliseconds(40), burst: 2)
-        let harness = try TelegramHarness.start(pacing: pacing)
+        let harness = try await TelegramHarness.start(pacing: pacing)
         defer { harness.stop() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -42,7 +42,7 @@ import Testing
     /// The fake's real flood control: a chat that sends too much gets 429 with retry_after;
     /// only that chat waits, and its messages all arrive once, in order.
     @Test func a429PausesOnlyItsChat() async throws {
-        let harness = try TelegramHarness.start(floodLimit: 5, retryAfter: 1)
+        let harness = try await TelegramHarness.start(floodLimit: 5, retryAfter: 1)
         defer { harness.stop() }
         let quietDone = ManagedTime()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -69,7 +69,7 @@ import Testing
     @Test func queuedEditsOfOneMessageAreCoalesced() async throws {
         var pacing = TelegramOutbox.Pacing.fastForTests
         pacing.privateChat = RateLimiter(interval: .milliseconds(1500), burst: 1)
-        let harness = try TelegramHarness.start(pacing: pacing)
+        let harness = try await TelegramHarness.start(pacing: pacing)
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(7, "working"))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func anUnchangedEditIsASuccess() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(3, "same"))
         let result = try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "same"))
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func anEditThatKeepsFailingGivesWayToLaterMessages() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(4, "start"))
         try await harness.fake.script(method: "editMessageText", times: 100, respond: ["status": 500])
@@ -109,7 +109,7 @@ import Testing
     }
 
     @Test func serverErrorsAndDroppedConnectionsAreRetried() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         try await harness.fake.script(method: "sendMessage", times: 2, respond: ["status": 500])
         try await harness.fake.script(method: "sendMessage", times: 1, respond: ["close": true])
@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func aRequestTelegramWouldRefuseFailsWithoutBeingSent() async throws {
-        let harness = try TelegramHarness.start()
+        let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         await #expect(throws: TelegramError.self) { _ = try await harness.outbox.send(text(5, "")) }
         await #expect(throws: TelegramError.self) {

@@ -12,8 +12,8 @@ struct TelegramHarness {
 
     static func start(
         pacing: TelegramOutbox.Pacing = .fastForTests, floodLimit: Int = 1000, retryAfter: Int = 1
-    ) throws -> TelegramHarness {
-        let fake = try FakeBotAPI(floodLimit: floodLimit, retryAfter: retryAfter)
+    ) async throws -> TelegramHarness {
+        let fake = try await FakeBotAPI.start(floodLimit: floodLimit, retryAfter: retryAfter)
         let http = try HTTPClient()
         let api = try TelegramBotAPI(baseURL: fake.baseURL, token: FakeBotAPI.token, http: http)
         var logger = Logger(label: "telegram-test")

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func setInfoAndDelete() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func setWithoutAPublicURLExitsWith2() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func aTelegramErrorExitsWith1WithoutTheToken() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func serveRegistersTheWebhookOnlyWhenItChanged() async throws {
-        let fake = try FakeBotAPI()
+        let fake = try await FakeBotAPI.start()
         defer { fake.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

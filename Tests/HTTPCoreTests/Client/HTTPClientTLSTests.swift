@@ -8,10 +8,10 @@ import Testing
     private func withServer(
         subjectAltName: String, _ body: (TestCertificates, FakeServerProcess) async throws -> Void
     ) async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let (cert, key) = try certificates.serverCertificate(named: "server", subjectAltName: subjectAltName)
-        let server = try startTLSTestServer(cert: cert, key: key)
+        let (cert, key) = try await certificates.serverCertificate(named: "server", subjectAltName: subjectAltName)
+        let server = try await startTLSTestServer(cert: cert, key: key)
         defer { server.stop() }
         try await body(certificates, server)
     }

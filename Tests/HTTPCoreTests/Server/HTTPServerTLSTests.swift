@@ -9,9 +9,9 @@ import Testing
         configure: (inout HTTPServerConfiguration) -> Void = { _ in },
         _ body: (TestServer, TestCertificates) async throws -> Void
     ) async throws {
-        let certificates = try TestCertificates()
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let (cert, key) = try certificates.serverCertificate(named: "server", subjectAltName: "DNS:localhost,IP:127.0.0.1")
+        let (cert, key) = try await certificates.serverCertificate(named: "server", subjectAltName: "DNS:localhost,IP:127.0.0.1")
         let server = try TestServer.start { configuration in
             configuration.tls = TLSFiles(certificateChainPath: cert, privateKeyPath: key)
             configure(&configuration)
@@ -66,11 +66,11 @@ import Testing
         }
     }
 
-    @Test func anUnusableKeyIsAStartUpError() throws {
-        let certificates = try TestCertificates()
+    @Test func anUnusableKeyIsAStartUpError() async throws {
+        let certificates = try await TestCertificates.make()
         defer { certificates.remove() }
-        let (cert, _) = try certificates.serverCertificate(named: "one", subjectAltName: "DNS:localhost")
-        let (_, otherKey) = try certificates.serverCertificate(named: "two", subjectAltName: "DNS:localhost")
+        let (cert, _) = try await certificates.serverCertificate(named: "one", subjectAltName: "DNS:localhost")
+        let (_, otherKey) = try await certificates.serverCertificate(named: "two", subjectAltName: "DNS:localhost")
         #expect(throws: HTTPServerError.self) {
             _ = try TestServer.start { $0.tls = TLSFiles(certificateChainPath: cert, privateKeyPath: otherKey) }
         }
