@@ -32,9 +32,10 @@ final class ConnectionPool: Sendable {
         while true {
             enum Step { case lease(Lease), wait, shutDown }
             var stale: [HTTPClientConnection] = []
-            let now = MonotonicClock.now()
             let step = state.withLock { state -> Step in
                 if state.isShutDown { return .shutDown }
+                // Read under the lock: a connection released meanwhile must not look idle "before" now.
+                let now = MonotonicClock.now()
                 var entry = state.origins[origin, default: OriginState()]
                 defer { state.origins[origin] = entry }
                 while let candidate = entry.idle.popLast() {

@@ -159,8 +159,10 @@ private final class DownloadFile {
 
     func finish(renamingTo finalPath: String) throws(HTTPClientError) {
         if fd < 0 { try write([]) }  // an empty body still makes an (empty) file
-        guard fsync(fd) == 0, close(fd) == 0 else { throw .fileError(path: path, reason: String(cString: strerror(errno))) }
-        fd = -1
+        let synced = fsync(fd) == 0
+        let closed = close(fd) == 0
+        fd = -1  // closed either way: a failed close must not be retried by the cleanup
+        guard synced, closed else { throw .fileError(path: path, reason: String(cString: strerror(errno))) }
         guard rename(path, finalPath) == 0 else { throw .fileError(path: finalPath, reason: String(cString: strerror(errno))) }
         finished = true
     }

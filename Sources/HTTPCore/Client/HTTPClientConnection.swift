@@ -66,7 +66,9 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     /// Whether this idle connection can carry another request.
     func isReusable(now: UInt64) -> Bool {
-        now &- idleSince < configuration.idleConnectionTimeout.nanoseconds && !transport.looksClosed
+        // Saturating: an idleSince after `now` is fresh, not a wrapped-around eternity.
+        let idle = now > idleSince ? now - idleSince : 0
+        return idle < configuration.idleConnectionTimeout.nanoseconds && !transport.looksClosed
     }
 
     func close() { transport.close() }

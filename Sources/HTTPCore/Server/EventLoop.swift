@@ -217,10 +217,14 @@ final class EventLoop: Sendable {
                 fatalError("epoll_wait failed: \(String(cString: strerror(errno)))")
             }
             if count > 0 {
+                var woken = false
                 state.withLock { state in
                     for index in 0..<Int(count) {
                         let event = events[index]
-                        if event.data.u64 == Self.wakeToken { continue }
+                        if event.data.u64 == Self.wakeToken {
+                            woken = true
+                            continue
+                        }
                         let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: event.data.u64))
                         let generation = UInt32(truncatingIfNeeded: event.data.u64 >> 32)
                         guard var registration = state.registrations[fd],
@@ -249,7 +253,8 @@ final class EventLoop: Sendable {
                 }
                 for continuation in toResume { continuation.resume() }
                 toResume.removeAll(keepingCapacity: true)
-                drainWakeups()
+                // Only when signalled: otherwise it is a read answering EAGAIN on every wake-up.
+                if woken { drainWakeups() }
             }
 
             let now = MonotonicClock.now()
