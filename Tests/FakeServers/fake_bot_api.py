@@ -2394,6 +2394,9 @@ class FakeBotApiApp:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeTelegramBotAPI/1.0"
+    # A response goes out as two writes (head, body); with Nagle on, the body waits for the
+    # client's delayed ACK of the head: ~44 ms added to every keep-alive request.
+    disable_nagle_algorithm = True
     timeout = 120  # idle keep-alive connections are closed after this
 
     server: "FakeServer"

@@ -24,6 +24,8 @@ class Server(http.server.ThreadingHTTPServer):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Head and body are two writes: without this, Nagle holds the body for the delayed ACK.
+    disable_nagle_algorithm = True
 
     def setup(self):
         # The handshake runs here, in this connection's thread, not in accept(): one slow or
