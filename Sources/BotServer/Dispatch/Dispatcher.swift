@@ -87,14 +87,25 @@ final class Dispatcher: Sendable {
             guard !state.draining, !state.known.contains(record.updateID) else { return }
             let key = record.conversation
             var lane = state.lanes[key, default: Lane()]
-            if lane.overflowed || lane.queue.count >= maxQueuedPerLane || state.queuedTotal >= maxQueuedTotal {
-                // Queued behind what is already in the database: the lane reads it from there, in order.
-                lane.overflowed = true
-                if lane.reloading { lane.droppedWhileReloading = true }
-            } else {
-                lane.queue.append(record)
+            // Concurrent webhook requests can arrive out of order: keep the queue sorted by update_id.
+            let position = lane.queue.firstIndex { $0.updateID > record.updateID } ?? lane.queue.count
+            let beforeSomeQueued = position < lane.queue.count
+            let room = lane.queue.count < maxQueuedPerLane && state.queuedTotal < maxQueuedTotal
+            // Invariant: every update of an overflowed lane that is only in the database has a
+            // higher id than every queued one, so reading the inbox later keeps update_id order.
+            if room && (!lane.overflowed || beforeSomeQueued) {
+                lane.queue.insert(record, at: position)
                 state.known.insert(record.updateID)
                 state.queuedTotal += 1
+            } else if beforeSomeQueued {
+                // Full: keep the lowest ids in memory; the highest goes back to the database only.
+                lane.queue.insert(record, at: position)
+                state.known.insert(record.updateID)
+                state.known.remove(lane.queue.removeLast().updateID)
+                lane.overflowed = true
+            } else {
+                lane.overflowed = true
+                if lane.reloading { lane.droppedWhileReloading = true }
             }
             state.lanes[key] = lane
             startLaneIfIdle(key, &state)
