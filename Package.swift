@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "botserver", targets: ["BotServer"]),
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "ClaudeRunner", targets: ["ClaudeRunner"]),
+        // Runs the Claude Code CLI as its child subreaper: nothing the CLI starts outlives it.
+        .executable(name: "claude-reaper", targets: ["ClaudeReaper"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -32,9 +34,15 @@ let package = Package(
                 "CLinux", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .executableTarget(name: "ClaudeReaper", path: "Sources/ClaudeReaper"),
         .target(
             name: "ClaudeRunner",
-            dependencies: [.product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         .executableTarget(
             name: "BotServer",
             dependencies: [
@@ -46,7 +54,7 @@ let package = Package(
         // Clients and fake servers shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"]),
-        .testTarget(name: "ClaudeRunnerTests", dependencies: ["ClaudeRunner"]),
+        .testTarget(name: "ClaudeRunnerTests", dependencies: ["ClaudeRunner", "TestSupport"]),
         .testTarget(
             name: "BotServerTests",
             dependencies: [

@@ -9,3 +9,12 @@
 // accept4 is declared only under _GNU_SOURCE, which a module header cannot define
 // without disagreeing with the Glibc module; the prototype is the stable Linux ABI.
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+#include <sys/prctl.h>
+
+// prctl is variadic, which Swift cannot call: fixed-arity wrappers for what we use.
+static inline int clinux_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+static inline int clinux_is_child_subreaper(void) {
+    int value = 0;
+    return prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) == 0 ? value : -1;
+}

@@ -1,3 +1,4 @@
+import ClaudeRunner
 import FoundationEssentials
 
 /// The little the intake needs from an update: its id, its kind and the conversation

@@ -1,3 +1,4 @@
+import ClaudeRunner
 import FoundationEssentials
 import HTTPCore
 

@@ -1,0 +1,416 @@
+import FoundationEssentials
+import Glibc
+import Logging
+import Subprocess
+
+/// One Claude Code session, driven through one long-lived CLI process: later messages go to
+/// the same process's stdin, so only the first pays the start-up cost. The process is
+/// started on the first message, stopped after `idleTimeout`, and started again with
+/// `--resume` when the next message comes.
+///
+/// One run at a time: `send` returns the run's events, ending with `.finished`, which comes
+/// from the `result` that names the run's user-message uuid (a background task's turn has
+/// its own result and is reported as `.backgroundResult`).
+public actor ClaudeSession {
+    public let options: SessionOptions
+    private let configuration: ClaudeConfiguration
+    private let delegate: any PermissionDelegate
+    private let logger: Logger
+
+    private var process: CLIProcess?
+    private var marker = ""
+    /// The CLI has written the session's transcript: a restart must resume it.
+    private var sessionExists: Bool
+    private var permissionMode: PermissionMode
+    private var model: String?
+
+    private struct Run {
+        let uuid: String
+        let continuation: AsyncStream<RunEvent>.Continuation
+        let startedAt: ContinuousClock.Instant
+        var lastOutputAt: ContinuousClock.Instant
+    }
+    private var run: Run?
+    private var pendingPermissions: [String: Task<Void, Never>] = [:]
+    private var pendingControls: [String: CheckedContinuation<Result<JSONValue, ClaudeError>, Never>] = [:]
+    private var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    /// ExitPlanMode's plan by tool_use id: its permission request arrives without it.
+    private var plans: [String: String] = [:]
+    private var controlCounter = 0
+    private var idleTask: Task<Void, Never>?
+    private var watchdog: Task<Void, Never>?
+    private let clock = ContinuousClock()
+
+    public init(
+        configuration: ClaudeConfiguration, options: SessionOptions, delegate: any PermissionDelegate, logger: Logger
+    ) {
+        DescendantSweeper.prepareHost(subreaper: configuration.reaper == nil)
+        self.configuration = configuration
+        self.options = options
+        self.delegate = delegate
+        self.logger = logger
+        sessionExists = options.resume
+        permissionMode = options.permissionMode
+        model = options.model
+    }
+
+    public var isProcessRunning: Bool { process.map { !$0.hasExited } ?? false }
+    /// The process started for the session: `claude-reaper` when one is configured (the CLI is its child).
+    public var processID: pid_t? { process?.pid }
+    public var isRunning: Bool { run != nil }
+    /// The marker the current (or last) process and its tools carry in their environment.
+    public var processMarker: String { marker }
+
+    // MARK: Runs
+
+    /// Sends a user message and returns the run's events.
+    public func send(_ content: UserContent) throws(ClaudeError) -> AsyncStream<RunEvent> {
+        guard run == nil else { throw .runInProgress }
+        idleTask?.cancel()
+        let process = ensureProcess()
+        let uuid = UUID().uuidString.lowercased()
+        let (stream, continuation) = AsyncStream.makeStream(of: RunEvent.self)
+        run = Run(uuid: uuid, continuation: continuation, startedAt: clock.now, lastOutputAt: clock.now)
+        process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)))
+        startWatchdog(for: uuid)
+        return stream
+    }
+
+    /// Ends the current turn; the process lives on for the next message.
+    public func interrupt() async throws(ClaudeError) {
+        guard isProcessRunning else { return }
+        _ = try await control("interrupt")
+    }
+
+    /// Takes effect from the next turn.
+    public func setPermissionMode(_ mode: PermissionMode) async throws(ClaudeError) {
+        permissionMode = mode
+        if isProcessRunning { _ = try await control("set_permission_mode", ["mode": .string(mode.rawValue)]) }
+    }
+
+    public func setModel(_ newModel: String?) async throws(ClaudeError) {
+        model = newModel
+        if isProcessRunning { _ = try await control("set_model", ["model": newModel.map(JSONValue.string) ?? .null]) }
+    }
+
+    /// Stops the process: stdin closed (the CLI finishes and exits), then SIGTERM (it kills
+    /// its tools), then SIGKILL; then every process that carries its marker is killed and
+    /// reaped. A run in progress finishes with `.stopped`.
+    public func stop() async {
+        idleTask?.cancel()
+        guard let process, !process.hasExited else {
+            await sweep()
+            return
+        }
+        let busy = run != nil || !pendingPermissions.isEmpty
+        if let run { finishRun(run, .failed(.stopped)) }
+        // An interrupt first: closing stdin alone waits for running tools to finish.
+        if busy { _ = try? await control("interrupt", timeout: configuration.stopGracePeriod) }
+        process.closeInput()
+        if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+        process.send(.terminate)  // the reaper passes it on: the CLI stops its tools
+        if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+        if configuration.reaper != nil {
+            process.send(.userDefinedOne)  // the reaper: SIGKILL the CLI and everything below it
+            if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+        }
+        let root = process.pid
+        await DescendantSweeper.killAll(marked: marker, root: root, exclude: root.map { [$0] } ?? [])
+        process.send(.kill)
+        _ = await waitForExit(configuration.stopGracePeriod)
+        await sweep()
+    }
+
+    // MARK: Process
+
+    private func ensureProcess() -> CLIProcess {
+        if let process, !process.hasExited { return process }
+        let process = CLIProcess()
+        marker = UUID().uuidString.lowercased()
+        var environment = configuration.environment
+        environment[DescendantSweeper.markerVariable] = marker
+        environment["CLAUDE_CODE_MAX_RETRIES"] = String(configuration.maxRetries)
+        environment["PWD"] = options.workingDirectory
+        let claude = Self.resolve(configuration.executable, path: environment["PATH"])
+        let cliArguments = arguments()
+        let (executable, launchArguments) = configuration.reaper.map { ($0, [claude] + cliArguments) } ?? (claude, cliArguments)
+        process.start(CLIProcess.Launch(
+            executable: executable, arguments: launchArguments, environment: environment,
+            workingDirectory: options.workingDirectory,
+            maxLineLength: configuration.maxLineLength, stderrLimit: configuration.stderrLimit))
+        self.process = process
+        // Optional for the CLI, but it makes an unusable binary fail at once rather than on the first prompt.
+        process.write(HostMessage.line(HostMessage.controlRequest(id: nextControlID(), subtype: "initialize", ["hooks": nil])))
+        Task { [weak self] in
+            for await event in process.events { await self?.handle(event, from: process) }
+        }
+        logger.info("claude started", metadata: [
+            "session": "\(options.sessionID)", "resume": "\(sessionExists)", "cwd": "\(options.workingDirectory)",
+        ])
+        return process
+    }
+
+    private func arguments() -> [String] {
+        var arguments = ["--output-format", "stream-json", "--verbose", "--permission-prompt-tool", "stdio"]
+        arguments.append("--permission-mode=\(permissionMode.rawValue)")
+        if configuration.includePartialMessages { arguments.append("--include-partial-messages") }
+        if let model { arguments.append("--model=\(model)") }
+        if !options.allowedTools.isEmpty { arguments.append("--allowedTools=\(options.allowedTools.joined(separator: ","))") }
+        if !options.disallowedTools.isEmpty { arguments.append("--disallowedTools=\(options.disallowedTools.joined(separator: ","))") }
+        if let maxTurns = options.maxTurns { arguments.append("--max-turns=\(maxTurns)") }
+        if let note = configuration.appendSystemPrompt { arguments += ["--append-system-prompt", note] }
+        // The '=' form: an id can never be read as another flag.
+        arguments.append(sessionExists ? "--resume=\(options.sessionID)" : "--session-id=\(options.sessionID)")
+        arguments += ["--input-format", "stream-json"]
+        return arguments
+    }
+
+    /// A bare name is looked up on the CLI's PATH, as a shell would.
+    static func resolve(_ executable: String, path: String?) -> String {
+        guard !executable.contains("/") else { return executable }
+        for directory in (path ?? "").split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return executable
+    }
+
+    private func handle(_ event: CLIProcess.Event, from source: CLIProcess) async {
+        guard source === process else { return }  // a stale process's last words
+        switch event {
+        case .line(let bytes):
+            if run != nil { run?.lastOutputAt = clock.now }
+            guard bytes.first == UInt8(ascii: "{"), let json = try? JSONValue.parse(bytes) else {
+                logger.debug("non-JSON output line ignored", metadata: ["bytes": "\(bytes.count)"])
+                return
+            }
+            handle(CLIMessage(json))
+        case .exited(let status, let stderr):
+            processExited(status, stderr: stderr)
+        }
+    }
+
+    private func handle(_ message: CLIMessage) {
+        switch message {
+        case .systemInit(let initialization):
+            sessionExists = true
+            yield(.initialized(initialization))
+        case .assistant(let assistant):
+            for case .toolUse(let id, "ExitPlanMode", let input) in assistant.content {
+                plans[id] = input["plan"]?.string
+            }
+            yield(.assistant(assistant))
+        case .user(let user):
+            if !user.toolResults.isEmpty { yield(.toolResults(user.toolResults)) }
+        case .streamEvent(.textDelta(let text)):
+            yield(.textDelta(text))
+        case .streamEvent(.thinkingDelta(let text)):
+            yield(.thinkingDelta(text))
+        case .streamEvent:
+            break
+        case .apiRetry(let retry):
+            yield(.apiRetry(retry))
+        case .result(let result):
+            if let current = run, result.userMessageUUIDs.isEmpty || result.userMessageUUIDs.contains(current.uuid) {
+                finishRun(current, .result(result))
+            } else {
+                yield(.backgroundResult(result))
+                logger.info("result of a background turn", metadata: ["subtype": "\(result.subtype)"])
+            }
+        case .controlRequest(let id, "can_use_tool", let request):
+            permissionRequested(id: id, request)
+        case .controlRequest(let id, let subtype, _):
+            // No hooks or SDK MCP servers are registered, so nothing else should be asked.
+            process?.write(HostMessage.line(HostMessage.controlError(id: id, "unsupported request: \(subtype)")))
+        case .controlResponse(let id, let outcome):
+            if let waiter = pendingControls.removeValue(forKey: id) {
+                waiter.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
+            }
+        case .controlCancelRequest(let id):
+            if let task = pendingPermissions.removeValue(forKey: id) {
+                task.cancel()
+                yield(.permissionWithdrawn(id: id))
+                let delegate = self.delegate
+                Task { await delegate.withdraw(id) }
+            }
+        case .system(let subtype, _):
+            logger.trace("system message", metadata: ["subtype": "\(subtype)"])
+        case .other(let type, _):
+            logger.debug("unknown message type ignored", metadata: ["type": "\(type)"])
+        }
+    }
+
+    private func permissionRequested(id: String, _ request: JSONValue) {
+        let toolUseID = request["tool_use_id"]?.string
+        let permission = PermissionRequest(
+            id: id, toolName: request["tool_name"]?.string ?? "", input: request["input"] ?? [:], toolUseID: toolUseID,
+            suggestions: request["permission_suggestions"], requiresUserInteraction: request["requires_user_interaction"]?.bool ?? false,
+            decisionReasonType: request["decision_reason_type"]?.string, description: request["description"]?.string,
+            plan: toolUseID.flatMap { plans[$0] })
+        // The CLI asks rather than refuses when plan mode is why: a host that allowed would
+        // let Claude change things while it is only meant to plan.
+        if permissionMode == .plan && permission.decisionReasonType == "mode" && !permission.requiresUserInteraction {
+            let reason = "Plan mode: \(permission.toolName) is not allowed until the plan is approved."
+            answer(id, .deny(message: reason), input: permission.input)
+            yield(.permissionDeniedByPolicy(permission, reason: reason))
+            return
+        }
+        yield(.permissionRequested(permission))
+        let delegate = self.delegate
+        pendingPermissions[id] = Task {
+            let decision = await delegate.decide(permission)
+            guard !Task.isCancelled else { return }
+            self.permissionDecided(id, decision, input: permission.input)
+        }
+    }
+
+    private func permissionDecided(_ id: String, _ decision: PermissionDecision, input: JSONValue) {
+        guard pendingPermissions.removeValue(forKey: id) != nil else { return }  // withdrawn meanwhile
+        answer(id, decision, input: input)
+        if case .allow = decision, run != nil { run?.lastOutputAt = clock.now }
+    }
+
+    private func answer(_ id: String, _ decision: PermissionDecision, input: JSONValue) {
+        let response: JSONValue
+        switch decision {
+        case let .allow(updatedInput, updatedPermissions):
+            var fields: [String: JSONValue] = ["behavior": "allow", "updatedInput": updatedInput ?? input]
+            if let updatedPermissions { fields["updatedPermissions"] = updatedPermissions }
+            response = .object(fields)
+        case let .deny(message, interrupt):
+            var fields: [String: JSONValue] = ["behavior": "deny", "message": .string(message)]
+            if interrupt { fields["interrupt"] = true }
+            response = .object(fields)
+        }
+        process?.write(HostMessage.line(HostMessage.controlSuccess(id: id, response)))
+    }
+
+    private func processExited(_ status: ExitStatus, stderr: String) {
+        logger.info("claude exited", metadata: ["session": "\(options.sessionID)", "status": "\(status)"])
+        process = nil
+        for (_, task) in pendingPermissions { task.cancel() }
+        pendingPermissions = [:]
+        for (_, waiter) in pendingControls { waiter.resume(returning: .failure(.control("Claude Code exited"))) }
+        pendingControls = [:]
+        if let run { finishRun(run, .failed(.processExited(status, stderr: stderr))) }
+        for waiter in exitWaiters { waiter.resume() }
+        exitWaiters = []
+        // Its tools may have outlived it (a crash, a SIGKILL): nothing of it may stay behind.
+        let marker = self.marker
+        Task { await DescendantSweeper.killAll(marked: marker, root: nil) }
+    }
+
+    private func waitForExit(_ limit: Duration) async -> Bool {
+        guard let process, !process.hasExited else { return true }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: limit)
+            await self?.releaseExitWaiters()
+        }
+        await withCheckedContinuation { exitWaiters.append($0) }
+        timer.cancel()
+        return self.process == nil || self.process?.hasExited == true
+    }
+
+    private func releaseExitWaiters() {
+        for waiter in exitWaiters { waiter.resume() }
+        exitWaiters = []
+    }
+
+    private func sweep() async {
+        await DescendantSweeper.killAll(marked: marker, root: nil)
+    }
+
+    // MARK: Control requests
+
+    private func nextControlID() -> String {
+        controlCounter += 1
+        return "req_\(controlCounter)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    private func control(_ subtype: String, _ fields: [String: JSONValue] = [:], timeout: Duration = .seconds(10))
+        async throws(ClaudeError) -> JSONValue
+    {
+        guard let process, !process.hasExited else { throw .control("Claude Code is not running") }
+        let id = nextControlID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.controlTimedOut(id)
+        }
+        defer { timer.cancel() }
+        let result = await withCheckedContinuation { continuation in
+            pendingControls[id] = continuation
+            process.write(HostMessage.line(HostMessage.controlRequest(id: id, subtype: subtype, fields)))
+        }
+        return try result.get()
+    }
+
+    private func controlTimedOut(_ id: String) {
+        pendingControls.removeValue(forKey: id)?.resume(returning: .failure(.control("no answer in time")))
+    }
+
+    // MARK: Run bookkeeping
+
+    private func yield(_ event: RunEvent) {
+        run?.continuation.yield(event)
+    }
+
+    private func finishRun(_ finished: Run, _ outcome: RunOutcome) {
+        guard run?.uuid == finished.uuid else { return }
+        watchdog?.cancel()
+        finished.continuation.yield(.finished(outcome))
+        finished.continuation.finish()
+        run = nil
+        scheduleIdleStop()
+    }
+
+    private func scheduleIdleStop() {
+        idleTask?.cancel()
+        let limit = configuration.idleTimeout
+        idleTask = Task { [weak self] in
+            try? await Task.sleep(for: limit)
+            guard !Task.isCancelled else { return }
+            await self?.stopIfIdle()
+        }
+    }
+
+    private func stopIfIdle() async {
+        guard run == nil, isProcessRunning else { return }
+        logger.info("stopping idle claude", metadata: ["session": "\(options.sessionID)"])
+        await stop()
+    }
+
+    /// Interrupts a run that takes too long or goes silent (outside approvals: the host owns those).
+    private func startWatchdog(for uuid: String) {
+        watchdog?.cancel()
+        watchdog = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                guard let self, !Task.isCancelled else { return }
+                if let error = await self.overdue(uuid) {
+                    await self.abandon(uuid, error)
+                    return
+                }
+            }
+        }
+    }
+
+    private func overdue(_ uuid: String) -> ClaudeError? {
+        guard let run, run.uuid == uuid else { return nil }
+        let now = clock.now
+        if now - run.startedAt > configuration.runTimeout { return .runTimedOut(configuration.runTimeout) }
+        if pendingPermissions.isEmpty && now - run.lastOutputAt > configuration.silenceTimeout {
+            return .silent(configuration.silenceTimeout)
+        }
+        return nil
+    }
+
+    /// Interrupt; if no result comes within the grace period, the process is stopped.
+    private func abandon(_ uuid: String, _ error: ClaudeError) async {
+        logger.warning("run abandoned", metadata: ["session": "\(options.sessionID)", "reason": "\(error)"])
+        _ = try? await control("interrupt", timeout: configuration.stopGracePeriod)
+        try? await Task.sleep(for: configuration.stopGracePeriod)
+        guard let run, run.uuid == uuid else { return }
+        finishRun(run, .failed(error))
+        await stop()
+    }
+}
