@@ -3,7 +3,7 @@
 # Safe to run repeatedly: it only calls apt-get when something is missing.
 set -euo pipefail
 
-packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git python3)
+packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git python3 python3-pip)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk); fi
 
 missing=()

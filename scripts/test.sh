@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
+# The real Claude Code CLI, from PyPI (pinned, cached under .build/): the runner's tests drive it.
+CLAUDE_TEST_BIN="$(scripts/install-claude-cli.sh | tail -n 1)"
+export CLAUDE_TEST_BIN
 # The fakes the Swift tests talk to are tested on their own first: a fake that drifted
 # from the real API would make the Swift tests pass for the wrong reasons.
 python3 -m unittest discover -s Tests/FakeServers

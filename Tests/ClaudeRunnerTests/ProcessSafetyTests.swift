@@ -1,0 +1,140 @@
+import ClaudeRunner
+import Foundation
+import Glibc
+import Logging
+import TestSupport
+import Testing
+
+/// No tool process may outlive a cancel, a crash or a stop. Bash tool commands run in
+/// sessions of their own, so these are real escapes, not hypotheticals.
+@Suite(.serialized) struct ProcessSafetyTests {
+    @Test func theReaperIsBuiltAndUsed() {
+        // swift build builds it beside the test bundle, as beside botserver in the image.
+        #expect(ClaudeConfiguration.reaperBesideExecutable() != nil)
+    }
+
+    /// A command line unique to each test, so leftovers of one cannot satisfy another.
+    private func sleeper() -> (command: String, needle: String) {
+        let seconds = 300 + Int.random(in: 0..<1000) / 1000
+        let tag = UUID().uuidString.prefix(8)
+        return ("python3 -c 'import time; time.sleep(\(seconds)) # \(tag)'", "# \(tag)")
+    }
+
+    private func startLongTool(_ sandbox: ClaudeSandbox, _ command: String, configure: (inout ClaudeConfiguration) -> Void = { _ in })
+        async throws -> (ClaudeSession, AsyncStream<RunEvent>)
+    {
+        try await sandbox.api.script([
+            ["text": "Running it.", "tool_use": ["name": "Bash", "input": ["command": .string(command), "description": "wait"]]],
+            ["text": "Stopped."],
+        ])
+        let claude = ClaudeSession(
+            configuration: sandbox.configuration(configure), options: sandbox.options(), delegate: ScriptedDelegate.allowAll(),
+            logger: ClaudeSessionTests.logger)
+        return (claude, try await claude.send(.text("run the slow command")))
+    }
+
+    @Test func anInterruptEndsTheTurnKillsTheToolAndKeepsTheProcess() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let (command, needle) = sleeper()
+        let (claude, events) = try await startLongTool(sandbox, command)
+        #expect(await eventually(within: .seconds(30)) { !processes(commandLineContaining: needle).isEmpty }, "the tool runs")
+        try await claude.interrupt()
+        let result = try #require(await events.collect().outcome?.result)
+        #expect(result.subtype == "error_during_execution")
+        #expect(await eventually { processes(commandLineContaining: needle).isEmpty }, "the tool is gone within 5 s")
+        #expect(await claude.isProcessRunning, "an interrupt ends the turn, not the process")
+        await claude.stop()
+    }
+
+    @Test func aSIGKILLedCLILeavesNoToolBehindAndNoZombie() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let (command, needle) = sleeper()
+        let (claude, events) = try await startLongTool(sandbox, command)
+        #expect(await eventually(within: .seconds(30)) { !processes(commandLineContaining: needle).isEmpty })
+        // The CLI itself (the reaper's child), killed the way an OOM kill or a crash does it.
+        let reaper = try #require(await claude.processID)
+        let cli = try #require(children(of: reaper).first)
+        kill(cli, SIGKILL)
+        guard case .failed(.processExited(let status, _)) = await events.collect().outcome else {
+            Issue.record("the run must fail with the kill")
+            return
+        }
+        #expect(status == .exited(128 + SIGKILL), "the reaper reports the CLI's death")
+        #expect(await eventually { processes(commandLineContaining: needle).isEmpty }, "orphaned tool killed within 5 s")
+        #expect(await eventually { zombieChildren().isEmpty }, "and reaped: \(describeZombies())")
+    }
+
+    @Test func stoppingDuringAToolEndsEverything() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let (command, needle) = sleeper()
+        let (claude, events) = try await startLongTool(sandbox, command) { $0.stopGracePeriod = .seconds(1) }
+        #expect(await eventually(within: .seconds(30)) { !processes(commandLineContaining: needle).isEmpty })
+        let marker = await claude.processMarker
+        let clock = ContinuousClock()
+        let started = clock.now
+        await claude.stop()
+        #expect(clock.now - started < .seconds(10))
+        guard case .failed(.stopped) = await events.collect().outcome else {
+            Issue.record("a stopped run reports it")
+            return
+        }
+        #expect(await !claude.isProcessRunning)
+        #expect(await eventually { processes(commandLineContaining: needle).isEmpty })
+        #expect(DescendantSweeper.processes(marked: marker).isEmpty)
+        #expect(await eventually { zombieChildren().isEmpty }, "\(describeZombies())")
+    }
+
+    @Test func aPendingApprovalIsWithdrawnByAnInterrupt() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([
+            ["tool_use": ["name": "Write", "input": ["file_path": .string(sandbox.repository + "/w.txt"), "content": "x"]]],
+            ["text": "ok"],
+        ])
+        // Never answers: the user has not tapped yet.
+        let delegate = ScriptedDelegate { _ in
+            try? await Task.sleep(for: .seconds(600))
+            return .deny(message: "too late")
+        }
+        let claude = ClaudeSession(
+            configuration: sandbox.configuration(), options: sandbox.options(), delegate: delegate, logger: ClaudeSessionTests.logger)
+        let events = try await claude.send(.text("write"))
+        #expect(await eventually(within: .seconds(30)) { !delegate.requests.isEmpty })
+        try await claude.interrupt()
+        let (all, outcome) = await events.collect()
+        #expect(outcome?.result?.terminalReason == "aborted_tools")
+        #expect(all.contains { if case .permissionWithdrawn = $0 { true } else { false } })
+        #expect(await eventually { delegate.withdrawals == [delegate.requests[0].id] })
+        #expect(!FileManager.default.fileExists(atPath: sandbox.repository + "/w.txt"))
+        await claude.stop()
+    }
+
+    @Test func askUserQuestionGetsTheChosenAnswer() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let question: JSONValue = [
+            "question": "Which colour?", "header": "Colour", "multiSelect": false,
+            "options": [["label": "Red", "description": "warm"], ["label": "Blue", "description": "cool"]],
+        ]
+        try await sandbox.api.script([
+            ["tool_use": ["name": "AskUserQuestion", "input": ["questions": [question]]]],
+            ["text": "Blue it is."],
+        ])
+        let delegate = ScriptedDelegate { request in
+            var input = request.input.object ?? [:]
+            input["answers"] = ["Which colour?": "Blue"]
+            return .allow(updatedInput: .object(input))
+        }
+        let claude = ClaudeSession(
+            configuration: sandbox.configuration(), options: sandbox.options(), delegate: delegate, logger: ClaudeSessionTests.logger)
+        let result = try #require(try await claude.send(.text("ask me")).collect().outcome?.result)
+        #expect(result.result == "Blue it is.")
+        #expect(delegate.requests.first?.requiresUserInteraction == true)
+        let last = try #require(try await sandbox.api.mainRequests().last)
+        #expect(last.description.contains("Blue"))
+        await claude.stop()
+    }
+}
