@@ -166,6 +166,66 @@ import Testing
         await claude.stop()
     }
 
+    @Test func modelAndPermissionModeChangeFromTheNextTurn() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let path = sandbox.repository + "/edit.txt"
+        try await sandbox.api.script([
+            ["text": "first"],
+            ["text": "Writing.", "tool_use": ["name": "Write", "input": ["file_path": .string(path), "content": "auto\n"]]],
+            ["text": "written"],
+        ])
+        let delegate = ScriptedDelegate { _ in .deny(message: "the delegate should not be asked in acceptEdits") }
+        let claude = session(sandbox, delegate: delegate)
+        #expect(try await claude.send(.text("one")).collect().outcome?.result?.result == "first")
+        try await claude.setModel("claude-sonnet-4-5")
+        try await claude.setPermissionMode(.acceptEdits)
+        let (events, outcome) = try await claude.send(.text("two")).collect()
+        #expect(outcome?.result?.result == "written")
+        #expect(FileManager.default.contents(atPath: path) == Data("auto\n".utf8), "acceptEdits allowed the Write")
+        #expect(delegate.requests.isEmpty)
+        #expect(events.contains { if case .initialized(let initialized) = $0 { initialized.model == "claude-sonnet-4-5" } else { false } })
+        #expect(try await sandbox.api.mainRequests().last?["body"]?["model"]?.string == "claude-sonnet-4-5")
+        await claude.stop()
+    }
+
+    @Test func outputLinesOfSeveralMegabytesAreHandled() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let path = sandbox.repository + "/big.txt"
+        let content = String(repeating: "0123456789abcdef", count: 3 * 65_536)  // 3 MiB in one tool input
+        try await sandbox.api.script([
+            ["tool_use": ["name": "Write", "input": ["file_path": .string(path), "content": .string(content)]]],
+            ["text": "big file written"],
+        ])
+        let claude = session(sandbox)
+        let (events, outcome) = try await claude.send(.text("write a big file")).collect()
+        #expect(outcome?.result?.result == "big file written")
+        #expect((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) == content.utf8.count)
+        #expect(events.contains { if case .assistant(let message) = $0 { message.content.contains { if case .toolUse(_, "Write", let input) = $0 { input["content"]?.string?.count == content.count } else { false } } } else { false } })
+        await claude.stop()
+    }
+
+    @Test func aSilentRunIsStoppedAfterTheSilenceTimeout() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([["hang": true]])
+        let claude = session(sandbox) {
+            $0.silenceTimeout = .seconds(2)
+            $0.stopGracePeriod = .seconds(1)
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        let (_, outcome) = try await claude.send(.text("hello?")).collect()
+        guard case .failed(.silent(.seconds(2))) = outcome else {
+            Issue.record("expected the silence timeout, got \(String(describing: outcome))")
+            return
+        }
+        #expect(clock.now - started < .seconds(20))
+        #expect(await !claude.isRunning)
+        await claude.stop()
+    }
+
     @Test func aBinaryThatCannotRunFailsTheRunInsteadOfHanging() async throws {
         let sandbox = try await ClaudeSandbox.start()
         defer { sandbox.stop() }

@@ -50,6 +50,54 @@ public struct ClaudeConfiguration: Sendable {
         self.environment = environment
     }
 
+    /// Why a CLAUDE_* setting cannot be used; names the variable.
+    public struct SettingError: Error, Sendable, Equatable, CustomStringConvertible {
+        public let variable: String
+        public let problem: String
+        public var description: String { "\(variable): \(problem)" }
+    }
+
+    /// The runner's settings from the host's environment:
+    /// - `CLAUDE_BIN`: the binary (default `claude`, looked up on PATH);
+    /// - `CLAUDE_CODE_MAX_RETRIES`: API retries of the CLI (default 2, 0-10);
+    /// - `CLAUDE_ENV_ALLOW`: comma-separated names of further variables to pass to the CLI
+    ///   (e.g. `GH_TOKEN,NPM_TOKEN` for its tools);
+    /// - `CLAUDE_IDLE_TIMEOUT`, `CLAUDE_RUN_TIMEOUT`, `CLAUDE_SILENCE_TIMEOUT`: seconds.
+    /// `home` is the HOME the CLI gets (its sessions and settings live there).
+    public static func fromEnvironment(_ host: [String: String], home: String) throws(SettingError) -> ClaudeConfiguration {
+        func value(_ name: String) -> String? {
+            guard let raw = host[name].map(trimmed), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func seconds(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws(SettingError) -> Duration {
+            guard let text = value(name) else { return .seconds(fallback) }
+            guard let number = Int(text), range.contains(number) else {
+                throw SettingError(variable: name, problem: "must be whole seconds from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
+            }
+            return .seconds(number)
+        }
+        let allow = (value("CLAUDE_ENV_ALLOW") ?? "").split(separator: ",").map { trimmed(String($0)) }.filter { !$0.isEmpty }
+        for name in allow where !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+            throw SettingError(variable: "CLAUDE_ENV_ALLOW", problem: "\"\(name)\" is not a variable name")
+        }
+        var configuration = ClaudeConfiguration(
+            executable: value("CLAUDE_BIN") ?? "claude", environment: minimalEnvironment(from: host, home: home, allow: allow))
+        if let text = value("CLAUDE_CODE_MAX_RETRIES") {
+            guard let retries = Int(text), (0...10).contains(retries) else {
+                throw SettingError(variable: "CLAUDE_CODE_MAX_RETRIES", problem: "must be a whole number from 0 to 10, got \"\(text)\"")
+            }
+            configuration.maxRetries = retries
+        }
+        configuration.idleTimeout = try seconds("CLAUDE_IDLE_TIMEOUT", default: 600, range: 10...86_400)
+        configuration.runTimeout = try seconds("CLAUDE_RUN_TIMEOUT", default: 3600, range: 60...86_400)
+        configuration.silenceTimeout = try seconds("CLAUDE_SILENCE_TIMEOUT", default: 600, range: 30...86_400)
+        return configuration
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+
     /// Variables the CLI needs from the host, and only those: the shell basics, the Anthropic
     /// credentials and endpoints, and an explicit allow-list. Nothing else of the host's
     /// environment (the bot token, the webhook secret, ...) reaches Claude or its tools.

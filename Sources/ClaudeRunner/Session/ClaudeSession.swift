@@ -29,6 +29,9 @@ public actor ClaudeSession {
         let continuation: AsyncStream<RunEvent>.Continuation
         let startedAt: ContinuousClock.Instant
         var lastOutputAt: ContinuousClock.Instant
+        /// Set when the watchdog gave up on the run: its result (the CLI's answer to the
+        /// interrupt) then ends it with this error, so the caller learns why.
+        var abandoned: ClaudeError?
     }
     private var run: Run?
     private var pendingPermissions: [String: Task<Void, Never>] = [:]
@@ -212,7 +215,7 @@ public actor ClaudeSession {
             yield(.apiRetry(retry))
         case .result(let result):
             if let current = run, result.userMessageUUIDs.isEmpty || result.userMessageUUIDs.contains(current.uuid) {
-                finishRun(current, .result(result))
+                finishRun(current, current.abandoned.map(RunOutcome.failed) ?? .result(result))
             } else {
                 yield(.backgroundResult(result))
                 logger.info("result of a background turn", metadata: ["subtype": "\(result.subtype)"])
@@ -404,9 +407,12 @@ public actor ClaudeSession {
         return nil
     }
 
-    /// Interrupt; if no result comes within the grace period, the process is stopped.
+    /// Interrupt; the run ends with `error` when the CLI answers with its result. If none
+    /// comes within the grace period, the process is stopped (it kept a healthy process otherwise).
     private func abandon(_ uuid: String, _ error: ClaudeError) async {
         logger.warning("run abandoned", metadata: ["session": "\(options.sessionID)", "reason": "\(error)"])
+        guard run?.uuid == uuid else { return }
+        run?.abandoned = error
         _ = try? await control("interrupt", timeout: configuration.stopGracePeriod)
         try? await Task.sleep(for: configuration.stopGracePeriod)
         guard let run, run.uuid == uuid else { return }

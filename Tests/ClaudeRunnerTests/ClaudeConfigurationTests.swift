@@ -1,0 +1,56 @@
+import ClaudeRunner
+import Testing
+
+@Suite struct ClaudeConfigurationTests {
+    private let host = [
+        "PATH": "/usr/bin:/bin", "ANTHROPIC_API_KEY": "sk-ant-1", "ANTHROPIC_BASE_URL": "http://127.0.0.1:1",
+        "TELEGRAM_BOT_TOKEN": "123:secret", "TELEGRAM_WEBHOOK_SECRET": "hook", "DATABASE_PASSWORD": "pw",
+        "GH_TOKEN": "ghp_x", "HOME": "/root",
+    ]
+
+    @Test func defaultsAndTheMinimalEnvironment() throws {
+        let configuration = try ClaudeConfiguration.fromEnvironment(host, home: "/data/claude-home")
+        #expect(configuration.executable == "claude")
+        #expect(configuration.maxRetries == 2)
+        #expect(configuration.idleTimeout == .seconds(600))
+        #expect(configuration.environment["HOME"] == "/data/claude-home")
+        #expect(configuration.environment["ANTHROPIC_API_KEY"] == "sk-ant-1")
+        #expect(configuration.environment["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1")
+        for secret in ["TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "DATABASE_PASSWORD", "GH_TOKEN"] {
+            #expect(configuration.environment[secret] == nil, "\(secret) must not reach Claude")
+        }
+    }
+
+    @Test func settingsAreRead() throws {
+        var values = host
+        values["CLAUDE_BIN"] = "/opt/claude/bin/claude"
+        values["CLAUDE_CODE_MAX_RETRIES"] = "5"
+        values["CLAUDE_ENV_ALLOW"] = "GH_TOKEN, NPM_TOKEN"
+        values["CLAUDE_IDLE_TIMEOUT"] = "120"
+        values["CLAUDE_RUN_TIMEOUT"] = "7200"
+        values["CLAUDE_SILENCE_TIMEOUT"] = "300"
+        let configuration = try ClaudeConfiguration.fromEnvironment(values, home: "/h")
+        #expect(configuration.executable == "/opt/claude/bin/claude")
+        #expect(configuration.maxRetries == 5)
+        #expect(configuration.environment["GH_TOKEN"] == "ghp_x", "allowed explicitly")
+        #expect(configuration.environment["NPM_TOKEN"] == nil, "allowed but not set")
+        #expect(configuration.idleTimeout == .seconds(120))
+        #expect(configuration.runTimeout == .seconds(7200))
+        #expect(configuration.silenceTimeout == .seconds(300))
+    }
+
+    @Test(arguments: [
+        ("CLAUDE_CODE_MAX_RETRIES", "many"), ("CLAUDE_CODE_MAX_RETRIES", "11"), ("CLAUDE_ENV_ALLOW", "A,B C"),
+        ("CLAUDE_IDLE_TIMEOUT", "1"), ("CLAUDE_RUN_TIMEOUT", "soon"), ("CLAUDE_SILENCE_TIMEOUT", "0"),
+    ])
+    func aBadSettingNamesItsVariable(variable: String, value: String) {
+        var values = host
+        values[variable] = value
+        #expect(throws: ClaudeConfiguration.SettingError.self) { _ = try ClaudeConfiguration.fromEnvironment(values, home: "/h") }
+        do {
+            _ = try ClaudeConfiguration.fromEnvironment(values, home: "/h")
+        } catch {
+            #expect(error.variable == variable)
+        }
+    }
+}
