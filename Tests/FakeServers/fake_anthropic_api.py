@@ -122,21 +122,21 @@ import argparse
 import gzip
 import json
 import logging
-import os
 import re
 import secrets
 import select
-import signal
 import socket
-import socketserver
 import sys
 import threading
 import time
 import urllib.parse
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from fake_server_runtime import LoopbackServer, serve
+
+NAME = "fake_anthropic_api"
 log = logging.getLogger("fake_anthropic_api")
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -616,7 +616,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 120  # idle keep-alive connections are closed after this
 
-    server: "FakeServer"
+    server: LoopbackServer
 
     @property
     def app(self) -> FakeAnthropicApp:
@@ -856,20 +856,6 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def __init__(self, port: int, app: FakeAnthropicApp):
-        self.app = app
-        super().__init__(("127.0.0.1", port), Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind also resolves the host name (getfqdn), which can stall on slow DNS.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Scripted fake Anthropic Messages API for tests (binds 127.0.0.1).")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
@@ -878,39 +864,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def watch_stdin(stop: threading.Event) -> None:
-    """Sets `stop` at EOF on stdin (the parent test process is gone); reads the raw descriptor."""
-    try:
-        while os.read(sys.stdin.fileno(), 65536):
-            pass
-    except (AttributeError, OSError, ValueError):
-        pass
-    stop.set()
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="fake_anthropic_api %(asctime)s %(levelname)s %(message)s")
     app = FakeAnthropicApp()
-    server = FakeServer(args.port, app)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="serve")
-    serving.start()
-    if not args.no_stdin_watch:
-        threading.Thread(target=watch_stdin, args=(stop,), name="stdin", daemon=True).start()
-    port = server.server_address[1]
-    log.info("listening on 127.0.0.1:%d", port)
-    print(f"READY port={port}", flush=True)
-    stop.wait()
-    log.info("stopping")
-    app.stopping.set()
-    server.shutdown()
-    server.server_close()
-    serving.join()
-    return 0
+    server = LoopbackServer(args.port, Handler, app)
+    return serve(server, NAME, watch_input=not args.no_stdin_watch, on_stop=app.stopping.set)
 
 
 if __name__ == "__main__":

@@ -149,18 +149,18 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
-import signal
-import socketserver
 import sys
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, NamedTuple
 
+from fake_server_runtime import LoopbackServer, serve
+
+NAME = "fake_bot_api"
 log = logging.getLogger("fake_bot_api")
 
 # --------------------------------------------------------------------------------------
@@ -2399,7 +2399,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 120  # idle keep-alive connections are closed after this
 
-    server: "FakeServer"
+    server: LoopbackServer
 
     def do_GET(self):
         self._serve()
@@ -2451,21 +2451,6 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-class FakeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def __init__(self, port: int, app: FakeBotApiApp):
-        self.app = app
-        super().__init__(("127.0.0.1", port), Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind also resolves the host name (getfqdn), which can stall on
-        # machines with slow DNS; the fake only ever needs the numeric address.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Fake Telegram Bot API server for tests (binds 127.0.0.1).")
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
@@ -2480,20 +2465,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def watch_stdin(stop: threading.Event) -> None:
-    """Sets `stop` at EOF on stdin: the parent test process is gone.
-
-    Reads the raw descriptor: a daemon thread blocked inside sys.stdin.buffer would hold
-    its lock and make the interpreter abort at exit ("could not acquire lock for stdin").
-    """
-    try:
-        while os.read(sys.stdin.fileno(), 65536):
-            pass
-    except (AttributeError, OSError, ValueError):  # no usable stdin: treat it as closed
-        pass
-    stop.set()
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
@@ -2504,24 +2475,8 @@ def main(argv: list[str]) -> int:
         flood_group=FloodPolicy(args.flood_group_limit, args.flood_group_window),
         flood_retry_after=args.flood_retry_after)
     app = FakeBotApiApp(options)
-    server = FakeServer(args.port, app)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="serve")
-    serving.start()
-    if not args.no_stdin_watch:
-        threading.Thread(target=watch_stdin, args=(stop,), name="stdin", daemon=True).start()
-    port = server.server_address[1]
-    log.info("listening on 127.0.0.1:%d", port)
-    print(f"READY port={port}", flush=True)
-    stop.wait()
-    log.info("stopping")
-    app.shutdown()
-    server.shutdown()
-    server.server_close()
-    serving.join()
-    return 0
+    server = LoopbackServer(args.port, Handler, app)
+    return serve(server, NAME, watch_input=not args.no_stdin_watch, on_stop=app.shutdown)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ import http.client
 import json
 import os
 import queue
-import re
-import select
 import shutil
 import signal
 import socket
@@ -40,6 +38,7 @@ SCRIPT = "Tests/FakeServers/fake_anthropic_api.py"
 CLI_PATH = REPO_ROOT / ".build" / "claude-cli" / "0.2.188" / "claude"
 
 sys.path.insert(0, str(HERE))
+from fake_process import FakeProcess  # noqa: E402
 import fake_anthropic_api as fake  # noqa: E402  (for the in-process unit tests)
 
 
@@ -47,46 +46,11 @@ import fake_anthropic_api as fake  # noqa: E402  (for the in-process unit tests)
 # Harness
 # --------------------------------------------------------------------------------------
 
-class FakeServerProcess:
+class FakeServerProcess(FakeProcess):
     """One fake_anthropic_api.py subprocess; stop() always leaves no process behind."""
 
     def __init__(self):
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-        self.stderr = tempfile.TemporaryFile()
-        self.stderr_log = ""
-
-    def start(self) -> "FakeServerProcess":
-        self.process = subprocess.Popen(["python3", SCRIPT, "--port", "0"], cwd=REPO_ROOT,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
-        ready, _, _ = select.select([self.process.stdout], [], [], 10)
-        line = self.process.stdout.readline().decode() if ready else ""
-        match = re.fullmatch(r"READY port=(\d+)\n", line)
-        if not match:
-            self.stop()
-            raise AssertionError(f"no READY line (got {line!r}); stderr:\n{self.stderr_log}")
-        self.port = int(match.group(1))
-        return self
-
-    def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        if not self.process.stdin.closed:
-            self.process.stdin.close()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
-        if not self.stderr.closed:
-            self.stderr.seek(0)
-            self.stderr_log = self.stderr.read().decode(errors="replace")
-            self.stderr.close()
-        return self.process.returncode
-
-    def connection(self, timeout: float = 10) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        super().__init__([SCRIPT, "--port", "0"])
 
     def request(self, method: str, path: str, body: dict | bytes | None = None, headers: dict | None = None,
                 timeout: float = 10) -> tuple[int, http.client.HTTPResponse, bytes]:

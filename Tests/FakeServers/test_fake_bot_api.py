@@ -17,11 +17,9 @@ import http.client
 import json
 import random
 import re
-import select
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -36,6 +34,7 @@ TOKEN = "123456:ABC"
 SPEC_DIR = REPO_ROOT.parent / "shared" / "telegram"
 
 sys.path.insert(0, str(HERE))
+from fake_process import FakeProcess  # noqa: E402
 import fake_bot_api as fake  # noqa: E402  (the module under test, for the in-process tests)
 
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
@@ -47,50 +46,13 @@ QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or q
 # Harness
 # --------------------------------------------------------------------------------------
 
-class FakeServerProcess:
+class FakeServerProcess(FakeProcess):
     """One fake_bot_api.py subprocess; stop() always leaves no process behind."""
 
     def __init__(self, *extra_args: str):
-        self.extra_args = extra_args
-        self.process: subprocess.Popen | None = None
-        self.port = 0
-        self.stderr = tempfile.TemporaryFile()
-        self.stderr_log = ""
-
-    def start(self) -> "FakeServerProcess":
-        self.process = subprocess.Popen(
-            ["python3", SCRIPT, "--port", "0", "--token", TOKEN, *self.extra_args],
-            cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
-        ready, _, _ = select.select([self.process.stdout], [], [], 10)
-        line = self.process.stdout.readline().decode() if ready else ""
-        match = re.fullmatch(r"READY port=(\d+)\n", line)
-        if not match:
-            self.stop()
-            raise AssertionError(f"no READY line (got {line!r}); stderr:\n{self.stderr_log}")
-        self.port = int(match.group(1))
-        return self
-
-    def stop(self) -> int | None:
-        """Closes stdin (the server's exit signal), kills it if it lingers; keeps its stderr."""
-        if self.process is None:
-            return None
-        self.process.stdin.close()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.process.stdout.close()
-        if not self.stderr.closed:
-            self.stderr.seek(0)
-            self.stderr_log = self.stderr.read().decode(errors="replace")
-            self.stderr.close()
-        return self.process.returncode
+        super().__init__([SCRIPT, "--port", "0", "--token", TOKEN, *extra_args])
 
     # --- HTTP helpers ---
-
-    def connection(self, timeout: float = 10) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, http_method: str, path: str, body: bytes | None = None, headers: dict | None = None,
                 timeout: float = 10) -> tuple[int, http.client.HTTPResponse, bytes]:
