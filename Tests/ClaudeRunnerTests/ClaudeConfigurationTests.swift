@@ -1,5 +1,7 @@
-import ClaudeRunner
+import Foundation
 import Testing
+
+@testable import ClaudeRunner
 
 @Suite struct ClaudeConfigurationTests {
     private let host = [
@@ -52,5 +54,15 @@ import Testing
         } catch {
             #expect(error.variable == variable)
         }
+    }
+}
+
+@Suite struct ExecutableResolutionTests {
+    @Test func relativePathsAreMadeAbsoluteAgainstOurDirectoryNotTheProjects() {
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(ClaudeSession.resolve(".build/release/claude-reaper", path: nil) == cwd + "/.build/release/claude-reaper")
+        #expect(ClaudeSession.resolve("/opt/claude", path: nil) == "/opt/claude")
+        #expect(ClaudeSession.resolve("sh", path: "/nonexistent:/bin") == "/bin/sh")
+        #expect(ClaudeSession.resolve("no-such-binary", path: "/bin") == "no-such-binary")
     }
 }

@@ -222,6 +222,8 @@ public struct ResultMessage: Sendable, Equatable {
     public let totalCostUSD: Double
     public let usage: Usage
     public let durationMilliseconds: Int
+    /// Cumulative over the session (it keeps counting across --resume), not per message:
+    /// measured by bench/claude-runner. Per-run figures are differences of consecutive results.
     public let apiDurationMilliseconds: Int
     public let numTurns: Int
     public let permissionDenials: [PermissionDenial]

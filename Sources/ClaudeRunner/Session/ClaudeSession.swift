@@ -136,7 +136,8 @@ public actor ClaudeSession {
         environment["PWD"] = options.workingDirectory
         let claude = Self.resolve(configuration.executable, path: environment["PATH"])
         let cliArguments = arguments()
-        let (executable, launchArguments) = configuration.reaper.map { ($0, [claude] + cliArguments) } ?? (claude, cliArguments)
+        let reaper = configuration.reaper.map { Self.resolve($0, path: nil) }
+        let (executable, launchArguments) = reaper.map { ($0, [claude] + cliArguments) } ?? (claude, cliArguments)
         process.start(CLIProcess.Launch(
             executable: executable, arguments: launchArguments, environment: environment,
             workingDirectory: options.workingDirectory,
@@ -168,9 +169,16 @@ public actor ClaudeSession {
         return arguments
     }
 
-    /// A bare name is looked up on the CLI's PATH, as a shell would.
+    /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
+    /// absolute against our working directory (the child starts in the project's, where it
+    /// would otherwise be looked up — found by the runner benchmark).
     static func resolve(_ executable: String, path: String?) -> String {
-        guard !executable.contains("/") else { return executable }
+        if executable.hasPrefix("/") { return executable }
+        if executable.contains("/") {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            guard getcwd(&buffer, buffer.count) != nil else { return executable }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + executable
+        }
         for directory in (path ?? "").split(separator: ":") {
             let candidate = "\(directory)/\(executable)"
             if access(candidate, X_OK) == 0 { return candidate }
