@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// An HTTP/1.1 client over the same event loop and codec as the server: keep-alive
 /// connections pooled per origin, plain TCP or TLS (OpenSSL: SNI, chain and host name
@@ -10,15 +11,16 @@ import Glibc
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
     private let loop: EventLoop
-    private let tls: TLSContext
+    /// Made on the first https connection: OpenSSL parses the whole system CA bundle when
+    /// it loads the trust store (~70-100 ms here), which start-up should not pay.
+    private let tls = Mutex<TLSContext?>(nil)
     private let pool: ConnectionPool
 
     public init(configuration: HTTPClientConfiguration = .init()) throws(HTTPClientError) {
         self.configuration = configuration
-        do {
-            tls = try TLSContext.client(trustedCAFile: configuration.trustedCAFile)
-        } catch {
-            throw .tlsFailed(origin: "-", reason: error.description)
+        // A CA file that cannot be read is a configuration error now, not on the first request.
+        if let file = configuration.trustedCAFile, access(file, R_OK) != 0 {
+            throw .fileError(path: file, reason: String(cString: strerror(errno)))
         }
         do {
             loop = try EventLoop()
@@ -86,6 +88,19 @@ public final class HTTPClient: Sendable {
     /// Connections open to the origin of `url`, idle or in use.
     public func openConnections(to url: HTTPClientURL) -> Int { pool.openConnections(to: url.origin) }
 
+    private func tlsContext() throws(HTTPClientError) -> TLSContext {
+        try tls.withLock { (context: inout TLSContext?) throws(HTTPClientError) -> TLSContext in
+            if let context { return context }
+            do throws(TLSContext.SetupError) {
+                let made = try TLSContext.client(trustedCAFile: configuration.trustedCAFile)
+                context = made
+                return made
+            } catch {
+                throw .tlsFailed(origin: "-", reason: error.description)
+            }
+        }
+    }
+
     private func perform(
         _ request: HTTPClientRequest, responseTimeout: Duration?, maxBodyLength: Int,
         sink: (HTTPClientResponseHead, [UInt8]) throws(HTTPClientError) -> Void
@@ -101,7 +116,8 @@ public final class HTTPClient: Sendable {
             case .open:
                 do {
                     connection = try await HTTPClientConnection.open(
-                        origin: origin, loop: loop, tls: tls, configuration: configuration)
+                        origin: origin, loop: loop, tls: origin.scheme == .https ? try tlsContext() : nil,
+                        configuration: configuration)
                 } catch {
                     pool.openFailed(origin)
                     throw error

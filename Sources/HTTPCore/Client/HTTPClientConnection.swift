@@ -29,12 +29,12 @@ final class HTTPClientConnection: @unchecked Sendable {
     private static let sliceSize = 64 * 1024
 
     static func open(
-        origin: HTTPClientURL.Origin, loop: EventLoop, tls: TLSContext, configuration: HTTPClientConfiguration
+        origin: HTTPClientURL.Origin, loop: EventLoop, tls: TLSContext?, configuration: HTTPClientConfiguration
     ) async throws(HTTPClientError) -> HTTPClientConnection {
         let socket = try await TCPConnector.connect(
             host: origin.host, port: origin.port, loop: loop, timeout: configuration.connectTimeout)
         var session: TLSSession?
-        if origin.scheme == .https {
+        if origin.scheme == .https, let tls {
             do throws(HTTPClientError) {
                 let tlsSession: TLSSession
                 do {
