@@ -15,4 +15,6 @@ for file in .env deploy/.env; do
     fi
 done
 swift build -c release --product botserver
+# The Claude runner starts the CLI through it; it must sit beside botserver.
+swift build -c release --product claude-reaper
 exec .build/release/botserver "${@:-serve}"
