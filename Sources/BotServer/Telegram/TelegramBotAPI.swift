@@ -139,7 +139,7 @@ final class TelegramBotAPI: Sendable {
     func sendFile(
         method: String, chatID: Int64, messageThreadID: Int64?, caption: String?, file: Upload
     ) async throws(TelegramError) -> Message {
-        if let caption { try TelegramLimits.checkText(caption, limit: TelegramLimits.caption, what: "caption") }
+        if let caption { try TelegramLimits.checkText(caption, parseMode: .html, limit: TelegramLimits.caption, what: "caption") }
         var fields = [("chat_id", String(chatID))]
         if let messageThreadID { fields.append(("message_thread_id", String(messageThreadID))) }
         if let caption { fields += [("caption", caption), ("parse_mode", ParseMode.html.rawValue)] }

@@ -92,6 +92,18 @@ import Testing
         #expect(try await harness.fake.calls(method: "sendMessage").count == 1)
     }
 
+    @Test func htmlLengthIsCountedAsTelegramShowsIt() throws {
+        // 4096 visible characters wrapped in tags and entities: more as written, accepted.
+        let full = "<b>" + String(repeating: "&lt;", count: 2048) + "</b><i>" + String(repeating: "x", count: 2048) + "</i>"
+        try SendMessage(chatID: 1, text: full, parseMode: .html).validate()
+        #expect(throws: TelegramError.self) { try SendMessage(chatID: 1, text: full + "y", parseMode: .html).validate() }
+        // Without parse_mode the tags are text and count.
+        #expect(throws: TelegramError.self) { try SendMessage(chatID: 1, text: full).validate() }
+        // The raw text has its own limit of 32,768 bytes.
+        let heavy = (0..<2000).map { _ in "<a href=\"https://example.com/\(String(repeating: "p", count: 20))\">x</a>" }.joined()
+        #expect(throws: TelegramError.self) { try SendMessage(chatID: 1, text: heavy, parseMode: .html).validate() }
+    }
+
     @Test func aFileIsFetchedWithGetFileAndDownloaded() async throws {
         let harness = try await TelegramHarness.start()
         defer { harness.stop() }

@@ -21,7 +21,19 @@ enum TelegramLimits {
     static let uploadBytes = 50 * 1024 * 1024
     static let photoUploadBytes = 10 * 1024 * 1024
 
-    /// Telegram counts message length in Unicode code points, after entity parsing.
+    /// The raw text, tags included, is limited too ("text is too long").
+    static let rawTextBytes = 32_768
+
+    /// Telegram counts the length after entity parsing: for HTML, the visible text. The raw
+    /// text has a byte limit of its own.
+    static func checkText(_ text: String, parseMode: ParseMode?, limit: Int, what: String) throws(TelegramError) {
+        guard text.utf8.count <= rawTextBytes else {
+            throw .invalidRequest("\(what) is \(text.utf8.count) bytes as written, over Telegram's \(rawTextBytes)")
+        }
+        try checkText(parseMode == .html ? TelegramHTML.visibleText(text) : text, limit: limit, what: what)
+    }
+
+    /// Counts Unicode code points (as TDLib does) of text as Telegram shows it.
     static func checkText(_ text: String, limit: Int, what: String) throws(TelegramError) {
         let length = text.unicodeScalars.count
         guard length > 0 else { throw .invalidRequest("\(what) is empty") }
@@ -119,7 +131,7 @@ struct SendMessage: TelegramRequest {
     }
 
     func validate() throws(TelegramError) {
-        try TelegramLimits.checkText(text, limit: TelegramLimits.messageText, what: "message text")
+        try TelegramLimits.checkText(text, parseMode: parseMode, limit: TelegramLimits.messageText, what: "message text")
         try replyMarkup?.validate()
     }
 }
@@ -143,7 +155,7 @@ struct EditMessageText: TelegramRequest {
     }
 
     func validate() throws(TelegramError) {
-        try TelegramLimits.checkText(text, limit: TelegramLimits.messageText, what: "message text")
+        try TelegramLimits.checkText(text, parseMode: parseMode, limit: TelegramLimits.messageText, what: "message text")
         try replyMarkup?.validate()
     }
 }
