@@ -60,9 +60,9 @@ import Testing
 @Suite struct ExecutableResolutionTests {
     @Test func relativePathsAreMadeAbsoluteAgainstOurDirectoryNotTheProjects() {
         let cwd = FileManager.default.currentDirectoryPath
-        #expect(ClaudeSession.resolve(".build/release/claude-reaper", path: nil) == cwd + "/.build/release/claude-reaper")
-        #expect(ClaudeSession.resolve("/opt/claude", path: nil) == "/opt/claude")
-        #expect(ClaudeSession.resolve("sh", path: "/nonexistent:/bin") == "/bin/sh")
-        #expect(ClaudeSession.resolve("no-such-binary", path: "/bin") == "no-such-binary")
+        #expect(CLIInvocation.resolve(".build/release/claude-reaper", path: nil) == cwd + "/.build/release/claude-reaper")
+        #expect(CLIInvocation.resolve("/opt/claude", path: nil) == "/opt/claude")
+        #expect(CLIInvocation.resolve("sh", path: "/nonexistent:/bin") == "/bin/sh")
+        #expect(CLIInvocation.resolve("no-such-binary", path: "/bin") == "no-such-binary")
     }
 }

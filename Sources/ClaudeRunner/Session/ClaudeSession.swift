@@ -134,9 +134,12 @@ public actor ClaudeSession {
         environment[DescendantSweeper.markerVariable] = marker
         environment["CLAUDE_CODE_MAX_RETRIES"] = String(configuration.maxRetries)
         environment["PWD"] = options.workingDirectory
-        let claude = Self.resolve(configuration.executable, path: environment["PATH"])
-        let cliArguments = arguments()
-        let reaper = configuration.reaper.map { Self.resolve($0, path: nil) }
+        let claude = CLIInvocation.resolve(configuration.executable, path: environment["PATH"])
+        let cliArguments = CLIInvocation(
+            configuration: configuration, options: options, permissionMode: permissionMode, model: model,
+            resume: sessionExists
+        ).arguments
+        let reaper = configuration.reaper.map { CLIInvocation.resolve($0, path: nil) }
         let (executable, launchArguments) = reaper.map { ($0, [claude] + cliArguments) } ?? (claude, cliArguments)
         process.start(CLIProcess.Launch(
             executable: executable, arguments: launchArguments, environment: environment,
@@ -152,38 +155,6 @@ public actor ClaudeSession {
             "session": "\(options.sessionID)", "resume": "\(sessionExists)", "cwd": "\(options.workingDirectory)",
         ])
         return process
-    }
-
-    private func arguments() -> [String] {
-        var arguments = ["--output-format", "stream-json", "--verbose", "--permission-prompt-tool", "stdio"]
-        arguments.append("--permission-mode=\(permissionMode.rawValue)")
-        if configuration.includePartialMessages { arguments.append("--include-partial-messages") }
-        if let model { arguments.append("--model=\(model)") }
-        if !options.allowedTools.isEmpty { arguments.append("--allowedTools=\(options.allowedTools.joined(separator: ","))") }
-        if !options.disallowedTools.isEmpty { arguments.append("--disallowedTools=\(options.disallowedTools.joined(separator: ","))") }
-        if let maxTurns = options.maxTurns { arguments.append("--max-turns=\(maxTurns)") }
-        if let note = configuration.appendSystemPrompt { arguments += ["--append-system-prompt", note] }
-        // The '=' form: an id can never be read as another flag.
-        arguments.append(sessionExists ? "--resume=\(options.sessionID)" : "--session-id=\(options.sessionID)")
-        arguments += ["--input-format", "stream-json"]
-        return arguments
-    }
-
-    /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
-    /// absolute against our working directory (the child starts in the project's, where it
-    /// would otherwise be looked up — found by the runner benchmark).
-    static func resolve(_ executable: String, path: String?) -> String {
-        if executable.hasPrefix("/") { return executable }
-        if executable.contains("/") {
-            var buffer = [CChar](repeating: 0, count: 4096)
-            guard getcwd(&buffer, buffer.count) != nil else { return executable }
-            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + executable
-        }
-        for directory in (path ?? "").split(separator: ":") {
-            let candidate = "\(directory)/\(executable)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return executable
     }
 
     private func handle(_ event: CLIProcess.Event, from source: CLIProcess) async {

@@ -1,0 +1,43 @@
+import Glibc
+
+/// The command line a session's CLI process is started with, and where its binary is.
+struct CLIInvocation {
+    let configuration: ClaudeConfiguration
+    let options: SessionOptions
+    let permissionMode: PermissionMode
+    let model: String?
+    /// The session's transcript exists: resume it rather than create it.
+    let resume: Bool
+
+    var arguments: [String] {
+        var arguments = ["--output-format", "stream-json", "--verbose", "--permission-prompt-tool", "stdio"]
+        arguments.append("--permission-mode=\(permissionMode.rawValue)")
+        if configuration.includePartialMessages { arguments.append("--include-partial-messages") }
+        if let model { arguments.append("--model=\(model)") }
+        if !options.allowedTools.isEmpty { arguments.append("--allowedTools=\(options.allowedTools.joined(separator: ","))") }
+        if !options.disallowedTools.isEmpty { arguments.append("--disallowedTools=\(options.disallowedTools.joined(separator: ","))") }
+        if let maxTurns = options.maxTurns { arguments.append("--max-turns=\(maxTurns)") }
+        if let note = configuration.appendSystemPrompt { arguments += ["--append-system-prompt", note] }
+        // The '=' form: an id can never be read as another flag.
+        arguments.append(resume ? "--resume=\(options.sessionID)" : "--session-id=\(options.sessionID)")
+        arguments += ["--input-format", "stream-json"]
+        return arguments
+    }
+
+    /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
+    /// absolute against our working directory (the child starts in the project's, where it
+    /// would otherwise be looked up — found by the runner benchmark).
+    static func resolve(_ executable: String, path: String?) -> String {
+        if executable.hasPrefix("/") { return executable }
+        if executable.contains("/") {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            guard getcwd(&buffer, buffer.count) != nil else { return executable }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + executable
+        }
+        for directory in (path ?? "").split(separator: ":") {
+            let candidate = "\(directory)/\(executable)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return executable
+    }
+}
