@@ -34,7 +34,8 @@ with HTTP status N.
 
 Methods: getMe, setMyCommands, getMyCommands, sendMessage, editMessageText,
 editMessageReplyMarkup, deleteMessage, answerCallbackQuery, sendChatAction, sendDocument,
-sendPhoto, getFile, setWebhook, deleteWebhook, getWebhookInfo, getUpdates.
+sendPhoto, getFile, setWebhook, deleteWebhook, getWebhookInfo, getUpdates, setMessageReaction,
+sendMessageDraft.
 
 Checks, in this order (the first failure answers):
  1. token       -> 401 "Unauthorized"; unknown method -> 404 "Not Found: method not found".
@@ -60,8 +61,16 @@ Checks, in this order (the first failure answers):
                    BOT_COMMAND_DESCRIPTION_INVALID, BOT_COMMANDS_TOO_MUCH), callback answer
                    text <= 200 (MESSAGE_TOO_LONG), chat actions, webhook URL and secret rules.
                    Chat ids must be non-zero integers ("chat not found" otherwise).
- 6. flood       -> sendMessage, editMessageText, editMessageReplyMarkup, sendDocument and
-                   sendPhoto count per chat: more than --flood-chat-limit in the last
+                   setMessageReaction: message_id > 0 ("message to react not found"; the message
+                   is NOT looked up, the bot reacts to the user's messages, which the fake never
+                   stored), emoji from the spec's list exactly, custom_emoji_id a positive
+                   decimal id, no "paid" (all else "REACTION_INVALID"), at most one reaction
+                   ("REACTIONS_TOO_MANY"). sendMessageDraft: chat_id <= 0 ->
+                   "TEXTDRAFT_PEER_INVALID" (private chats only), draft_id 0 -> "DRAFT_ID_INVALID"
+                   (a plausible string, not verified), text 0-4096 after parsing and trimming
+                   (empty allowed: "Thinking..."), otherwise the sendMessage text rules and errors.
+ 6. flood       -> sendMessage, sendMessageDraft, editMessageText, editMessageReplyMarkup,
+                   sendDocument and sendPhoto count per chat: more than --flood-chat-limit in the last
                    --flood-chat-window seconds (negative, i.e. group, ids: --flood-group-*
                    instead) -> 429 "Too Many Requests: retry after N" with
                    parameters.retry_after; the chat then stays blocked for retry_after
@@ -88,7 +97,9 @@ modified: ...", "message to delete not found", "there is no text in the message 
 answered True but not stored. rich_message is refused (not modelled by the fake).
 sendDocument/sendPhoto accept an upload (stored; getFile can fetch it back), a known file_id
 or an http(s) URL ("wrong file identifier/HTTP URL specified" otherwise); photos get one
-PhotoSize of a fixed 320x320 (the fake does not decode images).
+PhotoSize of a fixed 320x320 (the fake does not decode images). setMessageReaction keeps the
+bot's reaction per chat and message (an empty or absent reaction removes it). sendMessageDraft
+keeps the latest draft per (chat_id, draft_id); drafts never expire and sendMessage leaves them.
 
 Updates. getUpdates: offset confirms (drops) older updates, a negative offset keeps the last
 -offset updates, limit is clamped to 1..100 and timeout to 0..50; a long poll answers as soon
@@ -134,7 +145,13 @@ POST /__fake/callback_queries {"id":"...","chat_id":123?} -> {"ok":true}
 GET  /__fake/chats/<chat_id>/messages -> {"messages":[{"message_id","date","edit_date",
      "kind","text","raw_text","parse_mode","entities","reply_markup","message_thread_id",
      "caption","document","photo"}]}
-POST /__fake/reset   clears calls, scripts and all state (not the token or options).
+GET  /__fake/chats/<chat_id>/reactions -> {"reactions":{"<message_id>":[ReactionType, ...]}}
+     The bot's current reactions (setMessageReaction), as sent; removed ones are absent.
+GET  /__fake/chats/<chat_id>/drafts -> {"drafts":[{"draft_id","text","entities",
+     "message_thread_id","raw_text","parse_mode","can_stop","keep_on_stop"}]}
+     The latest draft per draft_id (text and entities parsed), in order of first use.
+POST /__fake/reset   clears calls, scripts and all state, reactions and drafts included (not
+     the token or options).
 POST /__fake/webhook {"url":"..."} sets the webhook state directly ("" clears it).
 """
 
@@ -187,6 +204,8 @@ METHOD_SPECS = {
     "deleteWebhook": "drop_pending_updates:Boolean",
     "getWebhookInfo": "",
     "getUpdates": "offset:Integer, limit:Integer, timeout:Integer, allowed_updates:Array of String",
+    "setMessageReaction": "chat_id:Integer|String!, message_id:Integer!, reaction:Array of ReactionType, is_big:Boolean",
+    "sendMessageDraft": "chat_id:Integer!, message_thread_id:Integer, draft_id:Integer!, text:String, parse_mode:String, entities:Array of MessageEntity, can_stop:Boolean, keep_on_stop:Boolean",
 }
 
 TYPE_SPECS = {
@@ -214,6 +233,9 @@ TYPE_SPECS = {
     "LinkPreviewOptions": "is_disabled:Boolean, url:String, prefer_small_media:Boolean, prefer_large_media:Boolean, show_above_text:Boolean",
     "LoginUrl": "url:String!, forward_text:String, bot_username:String, request_write_access:Boolean",
     "MessageEntity": "type:String!, offset:Integer!, length:Integer!, url:String, user:User, language:String, custom_emoji_id:String, unix_time:Integer, date_time_format:String",
+    "ReactionTypeCustomEmoji": "type:String!, custom_emoji_id:String!",
+    "ReactionTypeEmoji": "type:String!, emoji:String!",
+    "ReactionTypePaid": "type:String!",
     "ReplyKeyboardMarkup": "keyboard:Array of Array of KeyboardButton!, is_persistent:Boolean, resize_keyboard:Boolean, one_time_keyboard:Boolean, input_field_placeholder:String, selective:Boolean, force_reply:Boolean",
     "ReplyKeyboardRemove": "remove_keyboard:Boolean!, selective:Boolean",
     "ReplyParameters": "message_id:Integer, chat_id:Integer|String, ephemeral_message_id:Integer, allow_sending_without_reply:Boolean, quote:String, quote_parse_mode:String, quote_entities:Array of MessageEntity, quote_position:Integer, checklist_task_id:Integer, poll_option_id:String",
@@ -227,6 +249,7 @@ TYPE_SPECS = {
 # Abstract types, told apart by their "type" field: "value:Subtype, ...".
 UNION_SPECS = {
     "BotCommandScope": "default:BotCommandScopeDefault, all_private_chats:BotCommandScopeAllPrivateChats, all_group_chats:BotCommandScopeAllGroupChats, all_chat_administrators:BotCommandScopeAllChatAdministrators, chat:BotCommandScopeChat, chat_administrators:BotCommandScopeChatAdministrators, chat_member:BotCommandScopeChatMember",
+    "ReactionType": "emoji:ReactionTypeEmoji, custom_emoji:ReactionTypeCustomEmoji, paid:ReactionTypePaid",
 }
 
 UPDATE_TYPES = (
@@ -277,6 +300,13 @@ CHAT_ACTIONS = frozenset(
     "choose_sticker find_location record_video_note upload_video_note".split()
 )
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+# ReactionTypeEmoji.emoji: exactly the list of the spec (no variation selectors: "❤", not "❤️").
+REACTION_EMOJIS = frozenset(
+    "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤\u200d🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 💔 🤨 😐 "
+    "🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 👨\u200d💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 😘 💊 🙊 😎 👾 "
+    "🤷\u200d♂ 🤷 🤷\u200d♀ 😡".split()
+)
+MAX_BOT_REACTIONS = 1  # "as non-premium users, bots can set up to one reaction per message"
 
 
 # --------------------------------------------------------------------------------------
@@ -1211,6 +1241,16 @@ class TextFormatter:
             raise ApiError.bad_request("message is too long")
         return formatted
 
+    def draft_text(self, text: str | None, parse_mode: str | None, entities: list | None) -> FormattedText:
+        """sendMessageDraft: like message_text, but 0-4096 (an empty text shows "Thinking...")."""
+        text = text or ""
+        if len(text.encode("utf-8")) > MAX_RAW_TEXT_BYTES:
+            raise ApiError.bad_request("text is too long")
+        formatted = self.format(text, parse_mode, entities).trimmed()
+        if len(formatted.text) > MAX_TEXT_LENGTH:
+            raise ApiError.bad_request("message is too long")
+        return formatted
+
     def caption(self, caption: str | None, parse_mode: str | None, entities: list | None) -> FormattedText | None:
         self.check_parse_mode(parse_mode)
         if caption is None:
@@ -1516,6 +1556,61 @@ class ChatStore:
     def list(self, chat_id: int) -> list[StoredMessage]:
         with self._lock:
             return list(self._messages.get(chat_id, {}).values())
+
+
+class ReactionStore:
+    """The bot's own reactions (setMessageReaction), per chat and message; [] removes them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._reactions: dict[int, dict[int, list[dict]]] = {}
+
+    def set(self, chat_id: int, message_id: int, reactions: list[dict]) -> None:
+        with self._lock:
+            chat = self._reactions.setdefault(chat_id, {})
+            if reactions:
+                chat[message_id] = reactions
+            else:
+                chat.pop(message_id, None)
+
+    def list(self, chat_id: int) -> dict[str, list[dict]]:
+        with self._lock:
+            return {str(message_id): list(reactions)
+                    for message_id, reactions in self._reactions.get(chat_id, {}).items()}
+
+
+@dataclass
+class StoredDraft:
+    draft_id: int
+    formatted: FormattedText
+    raw_text: str | None
+    parse_mode: str | None
+    message_thread_id: int | None
+    can_stop: bool
+    keep_on_stop: bool
+
+    def to_control(self) -> dict:
+        return {
+            "draft_id": self.draft_id, "text": self.formatted.text, "entities": self.formatted.entities,
+            "message_thread_id": self.message_thread_id, "raw_text": self.raw_text,
+            "parse_mode": self.parse_mode, "can_stop": self.can_stop, "keep_on_stop": self.keep_on_stop,
+        }
+
+
+class DraftStore:
+    """The latest sendMessageDraft per (chat_id, draft_id); never expired, kept after sendMessage."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._drafts: dict[int, dict[int, StoredDraft]] = {}
+
+    def set(self, chat_id: int, draft: StoredDraft) -> None:
+        with self._lock:
+            self._drafts.setdefault(chat_id, {})[draft.draft_id] = draft  # keeps its first position
+
+    def list(self, chat_id: int) -> list[StoredDraft]:
+        with self._lock:
+            return list(self._drafts.get(chat_id, {}).values())
 
 
 @dataclass
@@ -1936,6 +2031,8 @@ class BotState:
         self.files = FileStore()
         self.callbacks = CallbackQueries()
         self.commands = CommandStore()
+        self.reactions = ReactionStore()
+        self.drafts = DraftStore()
         self.flood = FloodControl(options.flood_private, options.flood_group, options.flood_retry_after)
         self.calls = CallLog()
         self.scripts = ScriptBook(options.flood_retry_after)
@@ -1960,6 +2057,7 @@ class BotApi:
             "sendDocument": self.send_document, "sendPhoto": self.send_photo, "getFile": self.get_file,
             "setWebhook": self.set_webhook, "deleteWebhook": self.delete_webhook,
             "getWebhookInfo": self.get_webhook_info, "getUpdates": self.get_updates,
+            "setMessageReaction": self.set_message_reaction, "sendMessageDraft": self.send_message_draft,
         }
         assert set(self.handlers) == set(METHOD_PARAMS)
 
@@ -2065,6 +2163,20 @@ class BotApi:
             reply_to=reply_to)
         return message.to_api(self.bot_user)
 
+    def send_message_draft(self, state, params, files):
+        chat_id = params["chat_id"]  # an Integer here, no @username
+        if chat_id <= 0:
+            raise ApiError.bad_request("TEXTDRAFT_PEER_INVALID")  # drafts exist in private chats only
+        if params["draft_id"] == 0:
+            raise ApiError.bad_request("DRAFT_ID_INVALID")
+        formatted = self.formatter.draft_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
+        state.flood.admit(chat_id)
+        state.drafts.set(chat_id, StoredDraft(
+            draft_id=params["draft_id"], formatted=formatted, raw_text=params.get("text"),
+            parse_mode=params.get("parse_mode"), message_thread_id=params.get("message_thread_id"),
+            can_stop=params.get("can_stop", False), keep_on_stop=params.get("keep_on_stop", False)))
+        return True
+
     def edit_message_text(self, state, params, files):
         target = self._edit_target(params)
         formatted = self.formatter.message_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
@@ -2114,6 +2226,31 @@ class BotApi:
             raise ApiError.bad_request("MESSAGE_TOO_LONG")
         state.callbacks.answer(params["callback_query_id"])
         return True
+
+    def set_message_reaction(self, state, params, files):
+        chat_id = self._chat_id(params)
+        # The message is not looked up: bots react to the user's messages, which the fake never stored.
+        if params["message_id"] <= 0:
+            raise ApiError.bad_request("message to react not found")
+        reactions = params.get("reaction") or []
+        for reaction in reactions:
+            self._check_reaction(reaction)
+        if len(reactions) > MAX_BOT_REACTIONS:
+            raise ApiError.bad_request("REACTIONS_TOO_MANY")
+        state.reactions.set(chat_id, params["message_id"], reactions)
+        return True
+
+    @staticmethod
+    def _check_reaction(reaction: dict) -> None:
+        if reaction["type"] == "emoji":
+            valid = reaction["emoji"] in REACTION_EMOJIS
+        elif reaction["type"] == "custom_emoji":
+            emoji_id = reaction["custom_emoji_id"]
+            valid = re.fullmatch(r"\d{1,19}", emoji_id) is not None and 0 < int(emoji_id) < 2 ** 63
+        else:  # "paid": "Paid reactions can't be used by bots."
+            valid = False
+        if not valid:
+            raise ApiError.bad_request("REACTION_INVALID")
 
     def send_chat_action(self, state, params, files):
         self._chat_id(params)
@@ -2238,10 +2375,15 @@ class ControlApi:
 
     def _route(self, http_method: str, path: str, query: dict, body: bytes) -> dict:
         state = self.app.state
-        chat_messages = re.fullmatch(r"/__fake/chats/(-?\d+)/messages", path)
-        if chat_messages:
+        chat_path = re.fullmatch(r"/__fake/chats/(-?\d+)/(messages|reactions|drafts)", path)
+        if chat_path:
             self._expect(http_method, "GET")
-            return {"messages": [m.to_control() for m in state.chats.list(int(chat_messages.group(1)))]}
+            chat_id, what = int(chat_path.group(1)), chat_path.group(2)
+            if what == "reactions":
+                return {"reactions": state.reactions.list(chat_id)}
+            if what == "drafts":
+                return {"drafts": [d.to_control() for d in state.drafts.list(chat_id)]}
+            return {"messages": [m.to_control() for m in state.chats.list(chat_id)]}
         routes = {
             "/__fake/calls": ("GET", self.calls), "/__fake/script": ("POST", self.script),
             "/__fake/updates": ("POST", self.updates), "/__fake/files": ("POST", self.files),

@@ -459,6 +459,172 @@ class MessageStateTest(ServerTestCase):
 
 
 # --------------------------------------------------------------------------------------
+# Reactions and drafts
+# --------------------------------------------------------------------------------------
+
+def emoji_reaction(emoji: str) -> dict:
+    return {"type": "emoji", "emoji": emoji}
+
+
+class ReactionTest(ServerTestCase):
+    def react(self, params: dict, encoding: str = "json") -> tuple[int, dict]:
+        return self.send({"chat_id": 1, "message_id": 5, **params}, "setMessageReaction", encoding)
+
+    def reactions(self, chat_id: int = 1) -> dict:
+        status, body = self.server.control("GET", f"chats/{chat_id}/reactions")
+        self.assertEqual(status, 200, body)
+        return body["reactions"]
+
+    def test_reacting_to_a_message_the_fake_never_stored(self):
+        # message 5 of chat 1 came from the user (via the webhook), so the fake does not know it.
+        self.assertIs(self.assertOk(self.react({"reaction": [emoji_reaction("👀")], "is_big": True})), True)
+        self.assertOk(self.react({"message_id": 6, "reaction": [emoji_reaction("❤‍🔥")]}, encoding="form"))
+        self.assertOk(self.send({"chat_id": -100, "message_id": 1, "reaction": [
+            {"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}]}, "setMessageReaction"))
+        self.assertEqual(self.reactions(), {"5": [emoji_reaction("👀")], "6": [emoji_reaction("❤‍🔥")]})
+        self.assertEqual(self.reactions(-100), {"1": [{"type": "custom_emoji", "custom_emoji_id": "5368324170671202286"}]})
+        self.assertEqual(self.reactions(2), {})
+        call = self.server.calls("?method=setMessageReaction")[0]
+        self.assertEqual(call["params"], {"chat_id": 1, "message_id": 5, "reaction": [emoji_reaction("👀")],
+                                          "is_big": True})
+
+    def test_a_new_reaction_replaces_and_an_empty_one_removes(self):
+        self.assertOk(self.react({"reaction": [emoji_reaction("👍")]}))
+        self.assertOk(self.react({"reaction": [emoji_reaction("🔥")]}))
+        self.assertEqual(self.reactions(), {"5": [emoji_reaction("🔥")]})
+        self.assertOk(self.react({"reaction": []}))
+        self.assertEqual(self.reactions(), {})
+        self.assertOk(self.react({"reaction": [emoji_reaction("🔥")]}))
+        self.assertOk(self.react({}))  # no reaction at all removes it too
+        self.assertEqual(self.reactions(), {})
+
+    def test_invalid_reactions(self):
+        for reaction in [emoji_reaction("❤️"),  # with a variation selector: not in the list
+                         emoji_reaction("🙂"), emoji_reaction(""), emoji_reaction("👍👍"), {"type": "paid"},
+                         {"type": "custom_emoji", "custom_emoji_id": "abc"},
+                         {"type": "custom_emoji", "custom_emoji_id": "0"}]:
+            with self.subTest(reaction=reaction):
+                self.assertBadRequest(self.react({"reaction": [reaction]}), "REACTION_INVALID")
+        self.assertBadRequest(self.react({"reaction": [emoji_reaction("👍"), emoji_reaction("👎")]}),
+                              "REACTIONS_TOO_MANY")
+        self.assertBadRequest(self.react({"reaction": [emoji_reaction("👍"), emoji_reaction("🙂")]}),
+                              "REACTION_INVALID")
+        self.assertEqual(self.reactions(), {})  # nothing was recorded by a failed call
+
+    def test_parameters(self):
+        self.assertBadRequest(self.react({"message_id": 0, "reaction": [emoji_reaction("👍")]}),
+                              "message to react not found")
+        self.assertBadRequest(self.react({"message_id": -3}), "message to react not found")
+        self.assertBadRequest(self.send({"chat_id": 1, "reaction": []}, "setMessageReaction"),
+                              'parameter "message_id" is required')
+        self.assertBadRequest(self.send({"message_id": 1}, "setMessageReaction"), "chat_id is empty")
+        self.assertBadRequest(self.react({"chat_id": 0}), "chat not found")
+        self.assertBadRequest(self.react({"reaction": ["👍"]}), "can't parse ReactionType: an object expected")
+        self.assertBadRequest(self.react({"reaction": [{"type": "sticker"}]}),
+                              'can\'t parse ReactionType: unsupported type "sticker"')
+        self.assertBadRequest(self.react({"reaction": [{"type": "emoji"}]}),
+                              'can\'t parse ReactionTypeEmoji: Can\'t find field "emoji"')
+        self.assertBadRequest(self.react({"reaction": [{"type": "emoji", "emoji": "👍", "big": True}]}),
+                              'can\'t parse ReactionTypeEmoji: unknown field "big"')
+        self.assertBadRequest(self.react({"reaction": emoji_reaction("👍")}),
+                              'parameter "reaction" must be of type Array of ReactionType')
+
+    def test_not_flood_controlled(self):
+        for message_id in range(1, 40):
+            self.assertOk(self.react({"message_id": message_id, "reaction": [emoji_reaction("👍")]}))
+
+
+class DraftTest(ServerTestCase):
+    def draft(self, params: dict, encoding: str = "json") -> tuple[int, dict]:
+        return self.send({"chat_id": 1, "draft_id": 7, **params}, "sendMessageDraft", encoding)
+
+    def drafts(self, chat_id: int = 1) -> list[dict]:
+        status, body = self.server.control("GET", f"chats/{chat_id}/drafts")
+        self.assertEqual(status, 200, body)
+        return body["drafts"]
+
+    def test_latest_draft_per_draft_id(self):
+        self.assertIs(self.assertOk(self.draft({"text": "Hel"})), True)
+        self.assertOk(self.draft({"text": "<b>Hello</b> &lt;", "parse_mode": "HTML", "message_thread_id": 3,
+                                  "can_stop": True, "keep_on_stop": True}, encoding="form"))
+        self.assertOk(self.draft({"draft_id": -2, "text": ""}))  # any non-zero id; empty shows "Thinking..."
+        self.assertEqual(self.drafts(), [
+            {"draft_id": 7, "text": "Hello <", "entities": [{"type": "bold", "offset": 0, "length": 5}],
+             "message_thread_id": 3, "raw_text": "<b>Hello</b> &lt;", "parse_mode": "HTML",
+             "can_stop": True, "keep_on_stop": True},
+            {"draft_id": -2, "text": "", "entities": [], "message_thread_id": None, "raw_text": "",
+             "parse_mode": None, "can_stop": False, "keep_on_stop": False},
+        ])
+        self.assertEqual(self.drafts(2), [])
+        self.assertEqual(self.server.control("GET", "chats/1/messages"), (200, {"messages": []}))  # not messages
+        self.assertEqual([c["params"] for c in self.server.calls("?method=sendmessagedraft")][0],
+                         {"chat_id": 1, "draft_id": 7, "text": "Hel"})
+
+    def test_text_is_optional_and_trimmed(self):
+        self.assertOk(self.draft({}))
+        self.assertOk(self.draft({"draft_id": 8, "text": "  <i> </i> ", "parse_mode": "HTML"}))
+        self.assertOk(self.draft({"draft_id": 9, "text": "x", "entities": [{"type": "bold", "offset": 0, "length": 1}]}))
+        self.assertEqual([(d["text"], d["entities"]) for d in self.drafts()],
+                         [("", []), ("", []), ("x", [{"type": "bold", "offset": 0, "length": 1}])])
+
+    def test_private_chats_only_and_non_zero_draft_id(self):
+        self.assertBadRequest(self.draft({"chat_id": -1001234, "text": "x"}), "TEXTDRAFT_PEER_INVALID")
+        self.assertBadRequest(self.draft({"chat_id": 0, "text": "x"}), "TEXTDRAFT_PEER_INVALID")
+        self.assertBadRequest(self.draft({"draft_id": 0, "text": "x"}), "DRAFT_ID_INVALID")
+        self.assertBadRequest(self.draft({"chat_id": "@someone", "text": "x"}),
+                              'parameter "chat_id" must be of type Integer')
+        self.assertBadRequest(self.send({"chat_id": 1, "text": "x"}, "sendMessageDraft"),
+                              'parameter "draft_id" is required')
+        self.assertBadRequest(self.send({"draft_id": 1, "text": "x"}, "sendMessageDraft"), "chat_id is empty")
+        self.assertEqual(self.drafts(-1001234), [])
+        self.assertEqual(self.drafts(), [])
+
+    def test_length_after_parsing(self):
+        self.assertOk(self.draft({"text": "😀" * 4096}))
+        self.assertBadRequest(self.draft({"text": "😀" * 4097}), "message is too long")
+        self.assertOk(self.draft({"text": "&lt;" * 4096, "parse_mode": "HTML"}))
+        self.assertBadRequest(self.draft({"text": "&lt;" * 4097, "parse_mode": "HTML"}), "message is too long")
+        self.assertBadRequest(self.draft({"text": "<b></b>" * 5000, "parse_mode": "HTML"}), "text is too long")
+        self.assertEqual(len(self.drafts()[0]["text"]), 4096)  # the last good draft stays
+
+    def test_same_formatting_errors_as_send_message(self):
+        for text, error in [("<b>partial", 'Can\'t find end tag corresponding to start tag "b"'),
+                            ("a < b", 'Unsupported start tag "" at byte offset 2'),
+                            ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"')]:
+            with self.subTest(text=text):
+                expected = "can't parse entities: " + error
+                self.assertBadRequest(self.send({"chat_id": 1, "text": text, "parse_mode": "HTML"}), expected)
+                self.assertBadRequest(self.draft({"text": text, "parse_mode": "HTML"}), expected)
+        self.assertBadRequest(self.draft({"text": "x", "parse_mode": "XML"}), "unsupported parse_mode")
+        self.assertBadRequest(self.draft({"text": "1.5", "parse_mode": "MarkdownV2"}),
+                              "can't parse entities: Character '.' is reserved and must be escaped with the preceding '\\'")
+        self.assertEqual(self.drafts(), [])
+
+    def test_scripts_apply_to_drafts(self):
+        self.server.control("POST", "script", {"method": "sendMessageDraft", "respond": {"status": 429, "retry_after": 4}})
+        self.assertEqual(self.draft({"text": "x"})[0], 429)
+        self.assertOk(self.draft({"text": "x"}))
+        self.assertEqual([(c["status"], c["scripted"]) for c in self.server.calls()], [(429, True), (200, False)])
+
+
+class ReactionsAndDraftsResetTest(ServerTestCase):
+    def test_reset_clears_reactions_and_drafts(self):
+        self.assertOk(self.send({"chat_id": 1, "message_id": 2, "reaction": [emoji_reaction("👍")]},
+                                "setMessageReaction"))
+        self.assertOk(self.send({"chat_id": 1, "draft_id": 1, "text": "x"}, "sendMessageDraft"))
+        self.assertEqual(len(self.server.control("GET", "chats/1/reactions")[1]["reactions"]), 1)
+        self.assertEqual(len(self.server.control("GET", "chats/1/drafts")[1]["drafts"]), 1)
+        self.assertEqual(self.server.control("POST", "reset", {}), (200, {"ok": True}))
+        self.assertEqual(self.server.control("GET", "chats/1/reactions"), (200, {"reactions": {}}))
+        self.assertEqual(self.server.control("GET", "chats/1/drafts"), (200, {"drafts": []}))
+
+    def test_control_endpoints_are_get_only(self):
+        self.assertEqual(self.server.control("POST", "chats/1/reactions", {}), (405, {"error": "use GET"}))
+        self.assertEqual(self.server.control("POST", "chats/1/drafts", {}), (405, {"error": "use GET"}))
+        self.assertEqual(self.server.control("GET", "chats/1/stickers")[0], 404)
+
+
+# --------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------
 
@@ -718,6 +884,20 @@ class FloodTest(ServerTestCase):
         self.assertOk(self.send({"chat_id": 7, "action": "typing"}, "sendChatAction"))  # not counted
         time.sleep(2.1)
         self.assertOk(self.send({"chat_id": 7, "text": "recovered"}))
+
+    def test_drafts_count_like_send_message(self):
+        for _ in range(2):
+            self.assertOk(self.send({"chat_id": 9, "draft_id": 1, "text": "x"}, "sendMessageDraft"))
+        self.assertOk(self.send({"chat_id": 9, "text": "final"}))
+        self.assertEqual(self.send({"chat_id": 9, "draft_id": 1, "text": "x"}, "sendMessageDraft"), (429, {
+            "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 2",
+            "parameters": {"retry_after": 2}}))
+        self.assertEqual(self.send({"chat_id": 9, "text": "x"})[0], 429)
+        # Refused drafts are not counted (nor stored): the checks come first.
+        self.assertBadRequest(self.send({"chat_id": 10, "draft_id": 0, "text": "x"}, "sendMessageDraft"),
+                              "DRAFT_ID_INVALID")
+        for _ in range(3):
+            self.assertOk(self.send({"chat_id": 10, "text": "x"}))
 
     def test_groups_have_their_own_limit(self):
         for _ in range(2):
@@ -1031,8 +1211,9 @@ class SpecTablesTest(unittest.TestCase):
                 continue
             definition = self.types[type_]
             if "subtypes" in definition:
-                values = [re.search(r"must be (\w+)", next(f for f in self.types[sub]["fields"]
-                                                           if f["name"] == "type")["description"]).group(1)
+                # "Scope type, must be default" / "Type of the reaction, always "emoji""
+                values = [re.search(r'(?:must be|always) "?(\w+)', next(f for f in self.types[sub]["fields"]
+                                                                       if f["name"] == "type")["description"]).group(1)
                           for sub in definition["subtypes"]]
                 unions[type_] = ", ".join(f"{v}:{s}" for v, s in zip(values, definition["subtypes"]))
                 pending += definition["subtypes"]
