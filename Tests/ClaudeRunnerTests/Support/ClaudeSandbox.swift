@@ -2,41 +2,6 @@ import ClaudeRunner
 import Foundation
 import TestSupport
 
-/// Tests/FakeServers/fake_anthropic_api.py: the Messages API the real CLI talks to in tests,
-/// answering each model turn from a script (see its docstring for the format).
-final class FakeAnthropicAPI: Sendable {
-    let process: FakeServerProcess
-    var baseURL: String { "http://127.0.0.1:\(process.port)" }
-
-    static func start() async throws -> FakeAnthropicAPI {
-        FakeAnthropicAPI(process: try await FakeServerProcess.start(script: "fake_anthropic_api.py", arguments: ["--port", "0"]))
-    }
-
-    private init(process: FakeServerProcess) { self.process = process }
-
-    func stop() { process.stop() }
-
-    func script(_ turns: [JSONValue]) async throws {
-        _ = try await control("POST", "/__fake/script", ["turns": .array(turns)])
-    }
-
-    /// Main-loop requests the CLI made, oldest first.
-    func mainRequests() async throws -> [JSONValue] {
-        try await control("GET", "/__fake/requests?kind=main")["requests"]?.array ?? []
-    }
-
-    @discardableResult
-    private func control(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> JSONValue {
-        let response = try await RawHTTPClient.request(
-            port: process.port, method: method, path: path,
-            headers: body == nil ? [:] : ["Content-Type": "application/json"], body: body?.serialized() ?? [])
-        guard response.status == 200 else {
-            throw FakeServerProcess.StartError(description: "fake API \(path): \(response.status) \(response.bodyText)")
-        }
-        return try JSONValue.parse(response.body)
-    }
-}
-
 /// Everything one runner test needs: the fake API, a HOME of its own (sessions are stored
 /// there), a git repository to work in, and the configuration that points the CLI at them.
 struct ClaudeSandbox {
@@ -61,12 +26,7 @@ struct ClaudeSandbox {
         directory.remove()
     }
 
-    /// The installed CLI: scripts/test.sh sets CLAUDE_TEST_BIN (scripts/install-claude-cli.sh).
-    static var claudeBinary: String {
-        if let path = ProcessInfo.processInfo.environment["CLAUDE_TEST_BIN"] { return path }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/claude-cli/0.2.188/claude").path
-    }
+    static var claudeBinary: String { ClaudeCLI.testBinary }
 
     func configuration(_ configure: (inout ClaudeConfiguration) -> Void = { _ in }) -> ClaudeConfiguration {
         let host = ProcessInfo.processInfo.environment.merging([
@@ -122,15 +82,6 @@ extension RunOutcome {
     }
 }
 
-/// Processes whose command line contains `text`, found through /proc (zombies have none).
-func processes(commandLineContaining text: String) -> [Int32] {
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap(Int32.init).filter { pid in
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
-    }
-}
-
 /// Living children of `parent`, from /proc.
 func children(of parent: Int32) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
@@ -162,15 +113,4 @@ func zombieChildren() -> [Int32] {
         let fields = text[text.index(after: close)...].split(separator: " ")
         return fields.count > 1 && fields[0] == "Z" && Int32(fields[1]) == me
     }
-}
-
-/// Polls until `condition` holds or `limit` passes.
-func eventually(within limit: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + limit
-    while clock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
 }
