@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// Shutdown runs the other way: stop intake, let conversations finish, close the database.
 struct BotApplication {
     let configuration: Configuration
+    let chat: ChatSettings
 
     func run() async throws {
         Self.bootstrapLogging(configuration)
@@ -40,10 +41,18 @@ struct BotApplication {
             }
         }
 
-        let dispatcher = Dispatcher(
-            store: store, handler: LoggingConversationHandler(logger: Logger(label: "conversation")),
-            logger: Logger(label: "dispatcher"))
+        let identity = BotIdentity(token: configuration.botToken)
+        let chatService = ChatService(context: ChatContext(
+            settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")),
+            conversations: ConversationStore(database: database), runs: RunStore(database: database),
+            callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
+            slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
+            features: ChatFeatures(drafts: chat.draftStreaming), logger: Logger(label: "chat")))
+        let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
+            try DataDirectory.create(chat.temporaryDirectory)
+            // Before any update is handled: what was running when the bot stopped was cut off.
+            try await chatService.markInterruptedRuns()
             try await dispatcher.resumePending()
         } catch {
             await database.close()
@@ -74,9 +83,15 @@ struct BotApplication {
 
         let grace = Duration.seconds(configuration.shutdownGracePeriodSeconds)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace)),
+            .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace, afterDrain: { await chatService.stopAll() })),
             .init(service: HTTPService(server: server, gracePeriod: grace, shutdownFlag: shutdownFlag)),
         ]
+        services.append(.init(service: BackgroundService(name: "bot profile") {
+            await BotProfileService(api: telegram, identity: identity, logger: Logger(label: "telegram")).run()
+        }))
+        services.append(.init(service: BackgroundService(name: "interrupted runs") {
+            await chatService.resumeAfterRestart()
+        }))
         switch configuration.updateMode {
         case .webhook:
             if configuration.publicURL != nil {

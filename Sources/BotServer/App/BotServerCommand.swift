@@ -16,13 +16,17 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration: Configuration
+        let chat: ChatSettings
         do {
-            configuration = try Configuration.load(from: Environment(ProcessEnvironment.current()))
+            let environment = Environment(ProcessEnvironment.current())
+            configuration = try Configuration.load(from: environment)
+            chat = try ChatSettings.load(
+                from: environment, currentDirectory: ProcessEnvironment.currentDirectory(), dataDirectory: configuration.dataDirectory)
         } catch {
             ProcessEnvironment.printError("botserver: \(error)")
             throw ExitCode(2)
         }
-        let application = BotApplication(configuration: configuration)
+        let application = BotApplication(configuration: configuration, chat: chat)
         do {
             try await application.run()
         } catch let error as StartupError {

@@ -28,12 +28,15 @@ struct HTTPService: Service {
 }
 
 /// Lets conversations finish the update in hand after intake has stopped.
+/// Then stops what the conversations started (Claude processes and their tools).
 struct DispatcherService: Service {
     let dispatcher: Dispatcher
     let gracePeriod: Duration
+    var afterDrain: @Sendable () async -> Void = {}
 
     func run() async throws {
         try? await gracefulShutdown()
         await dispatcher.drain(gracePeriod: gracePeriod)
+        await afterDrain()
     }
 }

@@ -253,6 +253,9 @@ final class Dispatcher: Sendable {
             try? await store.markFailed(updateID: record.updateID, error: "\(error)", at: UnixTime.nowMillis())
             return
         }
+        // Logged before it is marked: a crash in between shows as a delivery in this log and a
+        // redelivery (attempt 2) in the next one.
+        logger.info("update delivered", metadata: ["kind": "\(record.kind)", "attempt": "\(attempt)"])
         do {
             try await store.markHandled(updateID: record.updateID, at: UnixTime.nowMillis())
         } catch {

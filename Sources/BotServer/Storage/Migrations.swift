@@ -50,6 +50,93 @@ enum Migrations {
                     updated_at INTEGER NOT NULL  -- unix ms
                 ) WITHOUT ROWID;
                 """),
+        Migration(
+            version: 3, name: "conversations, sessions, runs and audit",
+            sql: """
+                -- thread_id is 0 for a chat without topics, so that (chat_id, thread_id) can be a key.
+                CREATE TABLE conversations (
+                    chat_id         INTEGER NOT NULL,
+                    thread_id       INTEGER NOT NULL,
+                    project         TEXT NOT NULL,      -- absolute, inside the workspace root
+                    session_id      TEXT NOT NULL,      -- the Claude session new prompts go to
+                    session_started INTEGER NOT NULL DEFAULT 0,  -- its transcript exists: resume it
+                    permission_mode TEXT NOT NULL DEFAULT 'default',
+                    model           TEXT,
+                    updated_at      INTEGER NOT NULL,   -- unix ms
+                    PRIMARY KEY (chat_id, thread_id)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE sessions (
+                    session_id   TEXT PRIMARY KEY,
+                    chat_id      INTEGER NOT NULL,
+                    thread_id    INTEGER NOT NULL,
+                    project      TEXT NOT NULL,
+                    title        TEXT NOT NULL,
+                    created_at   INTEGER NOT NULL,
+                    last_used_at INTEGER NOT NULL,
+                    turns        INTEGER NOT NULL DEFAULT 0,
+                    cost_usd     REAL NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE INDEX sessions_by_project ON sessions(chat_id, thread_id, project, last_used_at);
+
+                CREATE TABLE runs (
+                    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                    chat_id       INTEGER NOT NULL,
+                    thread_id     INTEGER NOT NULL,
+                    session_id    TEXT NOT NULL,
+                    prompt        TEXT NOT NULL,
+                    started_at    INTEGER NOT NULL,
+                    ended_at      INTEGER,
+                    outcome       TEXT NOT NULL DEFAULT 'running'
+                                  CHECK (outcome IN ('running', 'completed', 'failed', 'cancelled', 'interrupted')),
+                    cost_usd      REAL NOT NULL DEFAULT 0,
+                    input_tokens  INTEGER NOT NULL DEFAULT 0,
+                    output_tokens INTEGER NOT NULL DEFAULT 0,
+                    error         TEXT,
+                    progress_message_id INTEGER,
+                    update_id     INTEGER,           -- the update it came from: never run twice
+                    reported      INTEGER NOT NULL DEFAULT 1   -- 0: interrupted, its chat not told yet
+                );
+                CREATE INDEX runs_by_update ON runs(update_id) WHERE update_id IS NOT NULL;
+                CREATE INDEX runs_running ON runs(outcome) WHERE outcome = 'running';
+                CREATE INDEX runs_by_time ON runs(started_at);
+
+                -- A prompt waiting for the conversation's current run (or a forward collection
+                -- window): one per conversation, later texts joined into it.
+                CREATE TABLE queued_prompts (
+                    chat_id     INTEGER NOT NULL,
+                    thread_id   INTEGER NOT NULL,
+                    text        TEXT NOT NULL,
+                    message_id  INTEGER NOT NULL,   -- the first message it came from
+                    notice_id   INTEGER,            -- the "queued" notice, to update
+                    created_at  INTEGER NOT NULL,
+                    PRIMARY KEY (chat_id, thread_id)
+                ) WITHOUT ROWID;
+
+                -- Button payloads too long for 64 bytes of callback_data: the button carries the token.
+                CREATE TABLE callbacks (
+                    token      TEXT PRIMARY KEY,
+                    chat_id    INTEGER NOT NULL,
+                    thread_id  INTEGER NOT NULL,
+                    payload    TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE audit_log (
+                    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at       INTEGER NOT NULL,
+                    user_id  INTEGER,
+                    chat_id  INTEGER,
+                    event    TEXT NOT NULL,
+                    detail   TEXT
+                );
+
+                -- When each refused user was last told so (at most once an hour).
+                CREATE TABLE refusals (
+                    user_id INTEGER PRIMARY KEY,
+                    last_at INTEGER NOT NULL
+                );
+                """),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

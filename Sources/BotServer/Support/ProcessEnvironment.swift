@@ -15,6 +15,12 @@ enum ProcessEnvironment {
         return result
     }
 
+    static func currentDirectory() -> String {
+        guard let path = getcwd(nil, 0) else { return "." }
+        defer { free(path) }
+        return String(cString: path)
+    }
+
     static func printError(_ line: String) {
         writeToStandardError(Array((line + "\n").utf8))
     }

@@ -8,3 +8,11 @@ enum UnixTime {
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec / 1_000_000)
     }
 }
+
+extension UnixTime {
+    /// Midnight UTC of today, for "cost today".
+    static func startOfDayMillis() -> Int64 {
+        let now = nowMillis()
+        return now - now % 86_400_000
+    }
+}

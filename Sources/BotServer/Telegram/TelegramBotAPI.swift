@@ -109,6 +109,14 @@ final class TelegramBotAPI: Sendable {
         _ = try await call(request, as: Bool.self)
     }
 
+    func setMessageReaction(_ request: SetMessageReaction) async throws(TelegramError) {
+        _ = try await call(request, as: Bool.self)
+    }
+
+    func sendMessageDraft(_ request: SendMessageDraft) async throws(TelegramError) {
+        _ = try await call(request, as: Bool.self)
+    }
+
     func getFile(_ fileID: String) async throws(TelegramError) -> File {
         try await call(GetFile(fileID: fileID), as: File.self)
     }

@@ -36,6 +36,21 @@ enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
         return false
     }
 
+    /// Telegram refused the HTML: the same text must go out without parse_mode.
+    var isEntityParseError: Bool {
+        if case .api(400, let description, _, _) = self { return description.contains("can't parse entities") }
+        return false
+    }
+
+    /// The method or its parameters are unknown to this Bot API server (an older one).
+    var isUnsupportedMethod: Bool {
+        if case .api(let code, let description, _, _) = self {
+            return code == 404 || description.localizedCaseInsensitiveContainsFallback("method not found")
+                || description.contains("TEXTDRAFT_PEER_INVALID")
+        }
+        return false
+    }
+
     /// Worth sending again later: flood control, Telegram's own 5xx, or a network fault.
     var isRetryable: Bool {
         switch self {
@@ -44,5 +59,11 @@ enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedResponse(let status, _): return status >= 500 || status == 0
         case .invalidRequest: return false
         }
+    }
+}
+
+extension String {
+    func localizedCaseInsensitiveContainsFallback(_ other: String) -> Bool {
+        lowercased().contains(other.lowercased())
     }
 }

@@ -118,6 +118,18 @@ actor TelegramOutbox {
         })
     }
 
+    /// A draft of a streamed answer: paced like an edit, and coalesced like one, so a chat
+    /// only ever gets the newest text.
+    func draft(_ request: SendMessageDraft) async throws(TelegramError) {
+        try request.validate()
+        // Drafts are keyed apart from messages: a negative "message id" cannot collide.
+        _ = try await enqueue(chat: request.chatID, editKey: EditKey(chatID: request.chatID, messageID: -request.draftID)) {
+            api throws(TelegramError) in
+            try await api.sendMessageDraft(request)
+            return .done
+        }
+    }
+
     // MARK: Immediate
 
     /// Answered at once (global pace only), retried once on a network fault: the window for
@@ -132,11 +144,26 @@ actor TelegramOutbox {
         }
     }
 
-    /// Best effort: skipped while the chat is under flood control, never retried.
+    /// Best effort: skipped while the chat is under flood control, never retried. Not paced
+    /// against the global message budget: it is a status, not a message, and the user
+    /// should see at once that a prompt was taken.
     func chatAction(_ request: SendChatAction) async {
         if let paused = lanes[request.chatID]?.pausedUntil, paused > clock.now { return }
-        await waitForGlobalSlot()
         try? await api.sendChatAction(request)
+    }
+
+    /// Best effort, like a chat action; false when Telegram refused it (e.g. reactions are
+    /// off in that chat).
+    @discardableResult
+    func react(_ request: SetMessageReaction) async -> Bool {
+        if let paused = lanes[request.chatID]?.pausedUntil, paused > clock.now { return false }
+        do {
+            try await api.setMessageReaction(request)
+            return true
+        } catch {
+            logger.debug("reaction not set", metadata: ["chat_id": "\(request.chatID)", "error": "\(error)"])
+            return false
+        }
     }
 
     /// Requests waiting or in flight for a chat (tests, /status).

@@ -232,6 +232,8 @@ public struct ResultMessage: Sendable, Equatable {
     public let apiErrorStatus: Int?
     /// The `uuid`s of the user messages this result answers.
     public let userMessageUUIDs: [String]
+    /// Why an error_during_execution result failed ("No conversation found with session ID: ...").
+    public let errors: [String]
 
     init(_ json: JSONValue) {
         subtype = json["subtype"]?.string ?? ""
@@ -251,5 +253,6 @@ public struct ResultMessage: Sendable, Equatable {
         var uuids = json["user_message_uuids"]?.array?.compactMap(\.string) ?? []
         if let single = json["user_message_uuid"]?.string, !uuids.contains(single) { uuids.append(single) }
         userMessageUUIDs = uuids
+        errors = json["errors"]?.array?.compactMap(\.string) ?? []
     }
 }

@@ -12,7 +12,7 @@ import Subprocess
 /// from the `result` that names the run's user-message uuid (a background task's turn has
 /// its own result and is reported as `.backgroundResult`).
 public actor ClaudeSession {
-    public let options: SessionOptions
+    public nonisolated let options: SessionOptions
     private let configuration: ClaudeConfiguration
     private let delegate: any PermissionDelegate
     private let logger: Logger

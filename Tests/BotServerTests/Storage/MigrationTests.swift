@@ -9,9 +9,12 @@ import Testing
             let names = try await database.reader.read { connection in
                 try connection.prepare("SELECT name FROM sqlite_master ORDER BY name").query { $0.string(0) ?? "" }
             }
-            #expect(Set(names).isSuperset(of: ["inbox", "inbox_pending", "rejected_updates", "bot_state"]))
+            #expect(Set(names).isSuperset(of: [
+                "inbox", "inbox_pending", "rejected_updates", "bot_state", "conversations", "sessions", "runs",
+                "queued_prompts", "callbacks", "audit_log", "refusals",
+            ]))
             #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
-            #expect(Migrations.latestVersion == 2)
+            #expect(Migrations.latestVersion == 3)
             await database.close()
         }
     }
@@ -19,13 +22,13 @@ import Testing
     @Test func appliedMigrationsAreNotRunAgain() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2])
+            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3])
             // Running a migration's CREATE TABLE again would fail, so an empty result also
             // shows nothing was executed.
             #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [])
-            let next = Migration(version: 3, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
-            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [3])
-            #expect(try Migrations.userVersion(connection) == 3)
+            let next = Migration(version: 4, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
+            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [4])
+            #expect(try Migrations.userVersion(connection) == 4)
             connection.close()
         }
     }
@@ -38,7 +41,7 @@ import Testing
                 "INSERT INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at) VALUES (7, 'message', 1, NULL, x'7b7d', 1)")
             connection.close()
             let database = try Database.open(directory: directory, logger: storageTestLogger)
-            #expect(try await database.scalar("PRAGMA user_version") == 2)
+            #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
             #expect(try await InboxStore(database: database).pending().map(\.updateID) == [7])
             try await BotStateStore(database: database).set(.pollingOffset, "8")
             #expect(try await BotStateStore(database: database).value(.pollingOffset) == "8")

@@ -31,6 +31,11 @@ enum BotProcess {
             "LISTEN_HOST": "127.0.0.1",
             "DATA_DIR": dataDirectory,
             "LOG_LEVEL": "info",
+            // Nobody in the fixtures: updates are refused unless a test allows its users.
+            "ALLOWED_USER_IDS": "1",
+            "WORKSPACE_ROOT": dataDirectory + "/workspace",
+            // Nothing listens there: a test that needs Telegram points this at its fake.
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9",
         ]
         values.merge(extra) { $1 }
         return values

@@ -1,3 +1,5 @@
+import ClaudeRunner
+
 struct User: Codable, Sendable, Equatable {
     let id: Int64
     let isBot: Bool
@@ -97,6 +99,11 @@ struct Message: Decodable, Sendable {
     /// The message this one replies to (itself without a further reply: Telegram does not nest them).
     let replyToMessage: RepliedMessage?
     let migrateToChatID: Int64?
+    /// Set on forwarded messages (MessageOrigin); old clients also send forward_date.
+    let forwardOrigin: JSONValue?
+    let forwardDate: Int64?
+
+    var isForwarded: Bool { forwardOrigin != nil || forwardDate != nil }
 
     enum CodingKeys: String, CodingKey {
         case messageID = "message_id"
@@ -108,6 +115,8 @@ struct Message: Decodable, Sendable {
         case mediaGroupID = "media_group_id"
         case replyToMessage = "reply_to_message"
         case migrateToChatID = "migrate_to_chat_id"
+        case forwardOrigin = "forward_origin"
+        case forwardDate = "forward_date"
     }
 
     /// A message cannot contain itself; the replied-to message is kept behind a reference.

@@ -302,3 +302,52 @@ struct SetMyCommands: TelegramRequest {
         }
     }
 }
+
+/// A reaction on a message: the bot shows it took a prompt (👀) without a message of its own.
+struct SetMessageReaction: TelegramRequest {
+    static let method = "setMessageReaction"
+    var chatID: Int64
+    var messageID: Int64
+    /// One emoji from Telegram's fixed set; empty removes the bot's reaction.
+    var emoji: String?
+
+    enum CodingKeys: String, CodingKey {
+        case chatID = "chat_id"
+        case messageID = "message_id"
+        case reaction
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(chatID, forKey: .chatID)
+        try container.encode(messageID, forKey: .messageID)
+        try container.encode(emoji.map { [["type": "emoji", "emoji": $0]] } ?? [], forKey: .reaction)
+    }
+}
+
+/// Streams a partial answer as an animated draft (Bot API 9.3+, all bots and private chats
+/// since 9.5). Ephemeral: the final answer must still be sent with sendMessage.
+struct SendMessageDraft: TelegramRequest {
+    static let method = "sendMessageDraft"
+    var chatID: Int64
+    var messageThreadID: Int64?
+    /// Non-zero; the same id animates changes of one draft.
+    var draftID: Int64
+    var text: String
+    var parseMode: ParseMode?
+
+    enum CodingKeys: String, CodingKey {
+        case chatID = "chat_id"
+        case messageThreadID = "message_thread_id"
+        case draftID = "draft_id"
+        case text
+        case parseMode = "parse_mode"
+    }
+
+    func validate() throws(TelegramError) {
+        guard draftID != 0 else { throw .invalidRequest("draft_id must not be 0") }
+        guard chatID > 0 else { throw .invalidRequest("drafts are only for private chats") }
+        guard !text.isEmpty else { return }  // empty shows "Thinking…"
+        try TelegramLimits.checkText(text, parseMode: parseMode, limit: TelegramLimits.messageText, what: "draft text")
+    }
+}

@@ -1,0 +1,47 @@
+/// The bot's own commands: what setMyCommands publishes, /help lists, and the router knows.
+enum BotCommandCatalog {
+    struct Entry: Sendable {
+        let name: String
+        let description: String
+    }
+
+    static let entries: [Entry] = [
+        Entry(name: "new", description: "Start a fresh Claude session"),
+        Entry(name: "status", description: "Project, session, mode, model and what is running"),
+        Entry(name: "cancel", description: "Stop what Claude is doing"),
+        Entry(name: "sessions", description: "Recent sessions of this project"),
+        Entry(name: "resume", description: "Continue an earlier session"),
+        Entry(name: "projects", description: "Pick a project folder"),
+        Entry(name: "cd", description: "Change folder: /cd name"),
+        Entry(name: "pwd", description: "Show the current folder"),
+        Entry(name: "ls", description: "List the current folder"),
+        Entry(name: "mode", description: "Permission mode: default, acceptEdits, plan, bypassPermissions"),
+        Entry(name: "model", description: "Claude model: /model name, or /model default"),
+        Entry(name: "cost", description: "Spending today, this week and per session"),
+        Entry(name: "help", description: "What this bot can do"),
+        Entry(name: "start", description: "Welcome and quick start"),
+    ]
+
+    static let names = Set(entries.map(\.name))
+
+    /// Claude Code's own slash commands that make sense from a phone: sent to Claude as typed.
+    static let claudeCommands: Set<String> = [
+        "compact", "context", "review", "init", "pr_comments", "security_review", "todos", "memory",
+    ]
+
+    static var botCommands: [BotCommand] {
+        entries.map { BotCommand(command: $0.name, description: $0.description) }
+    }
+
+    static var helpText: String {
+        var lines = [
+            "<b>Claude Code from Telegram</b>",
+            "Send a message and Claude works on it in the current project; you see its steps live and the answer when it is done. Messages sent while it works are queued.",
+            "",
+        ]
+        for entry in entries { lines.append("/\(entry.name) — \(TelegramHTML.escape(entry.description))") }
+        lines.append("")
+        lines.append("Claude's own commands (/" + claudeCommands.sorted().joined(separator: ", /") + ") are passed to Claude.")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,104 @@
+import ClaudeRunner
+
+/// Button taps. The callback query itself is answered by the service before this runs.
+extension Conversation {
+    func callback(_ payload: String, sender: Sender, messageID: Int64?) async {
+        do { try await load() } catch {
+            logger.error("could not load the conversation", metadata: ["error": "\(error)"])
+            return
+        }
+        let parts = payload.split(separator: ":", maxSplits: 1).map(String.init)
+        let action = parts.first ?? "", argument = parts.count > 1 ? parts[1] : ""
+        switch action {
+        case "approve":
+            let pieces = argument.split(separator: ":").map(String.init)
+            guard pieces.count == 2, let broker else { return }
+            if !(await broker.resolve(requestID: pieces[0], allow: pieces[1] == "allow", userName: sender.name)), let messageID {
+                _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil))
+            }
+        case "cancel":
+            if await cancelRun() { await reply("⏹ Stopping Claude…") }
+        case "sendnow":
+            // Interrupt the run; the queued prompt starts as soon as it has stopped.
+            if !(await cancelRun()) { await startQueued() }
+        case "continue":
+            try? await prompt("Continue.", messageID: 0, updateID: nil, isForward: false)
+        case "new":
+            await removeButtons(messageID)
+            if active != nil { await reply("Claude is still working. /cancel first, then start a new session.") } else {
+                await startFreshSession()
+                await reply("🆕 New session. Your next message starts it.")
+            }
+        case "session":
+            await switchToSession(argument)
+        case "project":
+            await changeDirectory(argument == "." ? "" : argument, fromRoot: true)
+        case "mode":
+            if let mode = PermissionMode(rawValue: argument) { await applyMode(mode, sender: sender) }
+        case "retry", "resume":
+            guard let runID = Int64(argument), let run = try? await context.runs.run(runID) else {
+                await reply("That run is not known any more.")
+                return
+            }
+            await removeButtons(messageID)
+            await resume(run, note: action == "resume" ? "Resuming the interrupted run." : nil)
+        case "at":
+            guard let epoch = Int64(argument) else { return }
+            await removeButtons(messageID)
+            scheduleContinuation(at: epoch)
+        default:
+            logger.warning("unknown button payload", metadata: ["action": "\(action)"])
+        }
+    }
+
+    private func removeButtons(_ messageID: Int64?) async {
+        guard let messageID else { return }
+        _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil))
+    }
+
+    /// Runs an earlier run's prompt again in its session (after a restart cut it off, or a failure).
+    func resume(_ run: RunRecord, note: String?) async {
+        if active != nil {
+            _ = try? await context.conversations.enqueue(run.prompt, messageID: 0, of: key)
+            await reply("📥 Claude is busy; the prompt is queued after the current run.")
+            return
+        }
+        if run.sessionID != settings.sessionID, let stored = try? await context.runs.session(run.sessionID) {
+            if let session { await session.stop() }
+            session = nil
+            settings.sessionID = stored.id
+            settings.project = WorkspacePath.isDirectory(stored.project) ? stored.project : settings.project
+            settings.sessionStarted = true
+            await saveSettings()
+        }
+        do {
+            try await startRun(prompt: run.prompt, messageID: nil, updateID: nil, notice: note)
+        } catch {
+            await reply("Could not start the run: \(TelegramHTML.escape("\(error)"))")
+        }
+    }
+
+    /// A usage limit said when it resets: continue by itself then.
+    private func scheduleContinuation(at epoch: Int64) {
+        scheduledContinuation?.cancel()
+        let delay = max(0, epoch * 1000 - UnixTime.nowMillis()) + 30_000
+        scheduledContinuation = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(delay))
+            guard !Task.isCancelled, let self else { return }
+            try? await self.prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false)
+        }
+        Task { await reply("⏰ I'll continue at \(RunFailure.clock(epoch)) UTC (if the bot is not restarted before then).") }
+    }
+
+    /// After a restart: the run a crash cut off is reported, with a button to resume it.
+    func reportInterrupted(_ run: RunRecord) async {
+        if let progress = run.progressMessageID {
+            _ = try? await context.outbox.edit(EditMessageText(
+                chatID: key.chatID, messageID: progress, text: "⚠️ <b>Interrupted</b>: the bot restarted during this run.", parseMode: .html))
+        }
+        let markup = await button("🔄 Resume", "resume:\(run.id)").map { InlineKeyboardMarkup([[$0]]) }
+        await reply(
+            "⚠️ The bot restarted while Claude was working on “\(TelegramHTML.escape(SessionTitle.make(run.prompt)))”. Resume to run it again in the same session.",
+            markup: markup)
+    }
+}

@@ -1,0 +1,276 @@
+import ClaudeRunner
+import Logging
+
+/// A run, from the prompt taken to the answer sent.
+extension Conversation {
+    /// Records the run (so a crash from here on is reported as an interrupted run) and
+    /// starts it as a task of its own.
+    func startRun(prompt: String, messageID: Int64?, updateID: Int64?, notice: String? = nil) async throws {
+        if let messageID { await acknowledge(messageID: messageID) }
+        let runID = try await context.runs.begin(
+            conversation: key, sessionID: settings.sessionID, project: settings.project, prompt: prompt, updateID: updateID)
+        active = ActiveRun(id: runID, prompt: prompt, startedAt: .now)
+        active?.task = Task { await self.execute(runID: runID, prompt: prompt, notice: notice) }
+    }
+
+    private func execute(runID: Int64, prompt: String, notice: String?) async {
+        var runLogger = logger
+        runLogger[metadataKey: "run"] = "\(runID)"
+        guard await takeSlot() else {
+            await finish(runID: runID, sessionID: settings.sessionID, completion: RunCompletion(
+                outcome: .cancelled, costUSD: 0, inputTokens: 0, outputTokens: 0, turns: 0, error: "cancelled while waiting"))
+            await reply("⏹ Cancelled before it started.")
+            return await runEnded()
+        }
+        let clock = ContinuousClock()
+        let startedAt = clock.now
+        active?.progress = RunProgress(project: settings.project)
+        let cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
+        var editor: Throttled<String>?
+        do {
+            let message = try await context.outbox.send(SendMessage(
+                chatID: key.chatID, messageThreadID: key.threadID,
+                text: renderProgress(elapsed: .zero, note: notice), parseMode: .html, replyMarkup: cancelMarkup))
+            active?.progressMessageID = message.messageID
+            try? await context.runs.setProgressMessage(run: runID, messageID: message.messageID)
+            let outbox = context.outbox, chatID = key.chatID, messageID = message.messageID
+            editor = Throttled(interval: editInterval) { html in
+                _ = try? await outbox.edit(EditMessageText(
+                    chatID: chatID, messageID: messageID, text: html, parseMode: .html, replyMarkup: cancelMarkup))
+            }
+        } catch {
+            runLogger.warning("progress message not sent; the run goes on without it", metadata: ["error": "\(error)"])
+        }
+        active?.editor = editor
+        active?.drafts = makeDraftStream(draftID: runID)
+        let ticker = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                await self?.tick(startedAt: startedAt)
+            }
+        }
+
+        var outcome = RunOutcome.failed(.stopped)
+        var freshNote: String?
+        var sessionID = settings.sessionID
+        for attempt in 0..<2 {
+            let session = await currentSession()
+            sessionID = session.options.sessionID
+            active?.lastEventAt = clock.now
+            do {
+                let stream = try await session.send(.text(prompt))
+                for await event in stream {
+                    if case .finished(let finished) = event {
+                        outcome = finished
+                        break
+                    }
+                    await apply(event, startedAt: startedAt)
+                }
+            } catch {
+                outcome = .failed(error)
+            }
+            // A session the CLI no longer has: start afresh once, and say so.
+            if attempt == 0, case .sessionNotFound = failure(of: outcome)?.kind, active?.cancelRequested == false {
+                runLogger.notice("session not found; starting a fresh one")
+                await startFreshSession()
+                freshNote = "The earlier session could not be resumed, so this answer starts a fresh one."
+                active?.progress = RunProgress(project: settings.project)
+                continue
+            }
+            break
+        }
+        ticker.cancel()
+        await context.slots.release()
+        await active?.drafts?.close(with: nil)
+        await broker?.denyAll(reason: "The run is over.")
+        await conclude(
+            runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, editor: editor, freshNote: freshNote,
+            logger: runLogger)
+        await runEnded()
+    }
+
+    /// Waits for one of the MAX_CONCURRENT_RUNS slots, telling the user when it has to wait.
+    private func takeSlot() async -> Bool {
+        if await context.slots.tryAcquire() { return true }
+        active?.waitingForSlot = true
+        let ahead = await context.slots.queueLength
+        let notice = try? await context.outbox.send(SendMessage(
+            chatID: key.chatID, messageThreadID: key.threadID,
+            text: "🕒 Queued: Claude is busy in other chats (\(ahead) waiting before this). It starts as soon as a slot is free."))
+        let acquired = await context.slots.acquire()
+        active?.waitingForSlot = false
+        if let notice { try? await context.outbox.delete(DeleteMessage(chatID: key.chatID, messageID: notice.messageID)) }
+        return acquired
+    }
+
+    private var editInterval: Duration {
+        isPrivate ? context.settings.progressInterval : context.settings.progressInterval * 3
+    }
+
+    /// Private chats stream the partial answer as a draft; elsewhere it shows in the progress message.
+    private func makeDraftStream(draftID: Int64) -> Throttled<String>? {
+        guard isPrivate, key.chatID > 0, context.features.draftsAvailable else { return nil }
+        let outbox = context.outbox, features = context.features, key = key, logger = logger
+        return Throttled(interval: editInterval) { text in
+            guard features.draftsAvailable else { return }
+            do {
+                try await outbox.draft(SendMessageDraft(chatID: key.chatID, messageThreadID: key.threadID, draftID: draftID, text: text))
+            } catch let error as TelegramError where error.isUnsupportedMethod {
+                logger.notice("drafts are not available from this Bot API server; partial text goes in the progress message")
+                features.disableDrafts()
+            } catch {
+                logger.debug("draft not sent", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private var showsPartialTextInProgress: Bool { active?.drafts == nil || !context.features.draftsAvailable }
+
+    private func apply(_ event: RunEvent, startedAt: ContinuousClock.Instant) async {
+        active?.lastEventAt = .now
+        active?.silenceNoticeSent = false
+        if case .initialized = event, !settings.sessionStarted {
+            settings.sessionStarted = true
+            await saveSettings()
+        }
+        active?.progress.apply(event)
+        let elapsed = ContinuousClock.now - startedAt
+        if let editor = active?.editor { await editor.offer(renderProgress(elapsed: elapsed)) }
+        if case .textDelta = event, let drafts = active?.drafts, context.features.draftsAvailable,
+            let text = active?.progress.partialText.trimmingWhitespace(), !text.isEmpty
+        {
+            await drafts.offer(ProgressRenderer.tail(text, 4000))
+        }
+    }
+
+    /// Once a second: keep the elapsed time fresh (every 5 s) and notice a run gone quiet.
+    private func tick(startedAt: ContinuousClock.Instant) async {
+        guard let run = active else { return }
+        let now = ContinuousClock.now
+        let bucket = Int((now - startedAt).components.seconds / 5)
+        if bucket != run.elapsedBucket {
+            active?.elapsedBucket = bucket
+            if let editor = run.editor { await editor.offer(renderProgress(elapsed: now - startedAt)) }
+        }
+        let quiet = now - run.lastEventAt
+        let waiting = await broker?.waiting ?? 0
+        if quiet >= context.settings.silenceNotice, !run.silenceNoticeSent, waiting == 0 {
+            active?.silenceNoticeSent = true
+            let markup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
+            await reply("⌛ Still working, but no output for \(ProgressRenderer.format(elapsed: quiet)). Cancel if it looks stuck.", markup: markup)
+        }
+    }
+
+    func renderProgress(elapsed: Duration, note: String? = nil) -> String {
+        let progress = active?.progress ?? RunProgress(project: settings.project)
+        var html = ProgressRenderer.progress(
+            progress, elapsed: elapsed, showPartialText: showsPartialTextInProgress, queuedPrompt: false)
+        if let note { html += "\n\n" + TelegramHTML.escape(note) }
+        return html
+    }
+
+    func approvalsChanged(_ waiting: Int) async {
+        guard active != nil else { return }
+        active?.progress.setWaitingForApproval(waiting)
+        if let editor = active?.editor { await editor.offer(renderProgress(elapsed: .now - (active?.startedAt ?? .now))) }
+    }
+
+    func failure(of outcome: RunOutcome) -> RunFailure? {
+        switch outcome {
+        case .result(let result): return RunFailure.from(result: result)
+        case .failed(let error): return RunFailure.from(error: error)
+        }
+    }
+
+    /// The end-of-run card in place of the progress message, then the answer (or the cause of failure).
+    private func conclude(
+        runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, editor: Throttled<String>?,
+        freshNote: String?, logger: Logger
+    ) async {
+        let progress = active?.progress ?? RunProgress(project: settings.project)
+        let cancelled = active?.cancelRequested ?? false
+        let result: ResultMessage? = if case .result(let result) = outcome { result } else { nil }
+        let failure = cancelled ? nil : failure(of: outcome)
+        let cost = result.map { costOfRun(total: $0.totalCostUSD, session: sessionID) } ?? 0
+        let title: String
+        let kind: RunOutcomeKind
+        if cancelled {
+            (title, kind) = ("⏹ <b>Cancelled</b>", .cancelled)
+        } else if let failure {
+            (title, kind) = ("❌ <b>Failed</b>: " + TelegramHTML.escape(failure.message), .failed)
+        } else {
+            (title, kind) = ("✅ <b>Done</b>", .completed)
+        }
+        let card = ProgressRenderer.card(progress, ProgressRenderer.Summary(
+            outcome: title, elapsed: elapsed, costUSD: result == nil ? nil : cost, model: progress.model ?? settings.model,
+            mode: settings.permissionMode.rawValue, sessionID: sessionID, project: settings.project))
+        if let editor {
+            await editor.close(with: card)
+        } else {
+            await reply(card)
+        }
+        await finish(runID: runID, sessionID: sessionID, completion: RunCompletion(
+            outcome: kind, costUSD: cost, inputTokens: result?.usage.inputTokens ?? 0, outputTokens: result?.usage.outputTokens ?? 0,
+            turns: result?.numTurns ?? 0, error: failure?.message))
+        logger.info("run finished", metadata: ["outcome": "\(kind.rawValue)", "seconds": "\(elapsed.components.seconds)"])
+
+        if let freshNote { await reply("ℹ️ " + TelegramHTML.escape(freshNote)) }
+        if cancelled { return }
+        if let failure {
+            var buttons: [InlineKeyboardButton] = []
+            if case .usageLimit(let resets?) = failure.kind, let button = await button("⏰ Continue at \(RunFailure.clock(resets)) UTC", "at:\(resets)") {
+                buttons.append(button)
+            } else if failure.kind != .binaryMissing && failure.kind != .notLoggedIn, let retry = await button("🔁 Try again", "retry:\(runID)") {
+                buttons.append(retry)
+            }
+            await reply("❌ " + TelegramHTML.escape(failure.message), markup: buttons.isEmpty ? nil : InlineKeyboardMarkup([buttons]))
+            return
+        }
+        let answer = result?.result.flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 } ?? progress.lastText
+        var row: [InlineKeyboardButton] = []
+        if let next = await button("➡️ Continue", "continue") { row.append(next) }
+        if let fresh = await button("🆕 New session", "new") { row.append(fresh) }
+        let delivery = AnswerDelivery(
+            outbox: context.outbox, formatter: AnswerFormatter(maxMessages: context.settings.maxAnswerMessages),
+            temporaryDirectory: context.settings.temporaryDirectory, logger: logger)
+        await delivery.deliver(markdown: answer, to: key, buttons: row.isEmpty ? nil : InlineKeyboardMarkup([row]))
+    }
+
+    /// The CLI reports the session's running total; a run costs the difference.
+    private func costOfRun(total: Double, session: String) -> Double {
+        let previous = costBaselines[session] ?? 0
+        costBaselines[session] = total
+        return total >= previous ? total - previous : total
+    }
+
+    private func finish(runID: Int64, sessionID: String, completion: RunCompletion) async {
+        do {
+            try await context.runs.finish(run: runID, sessionID: sessionID, completion)
+        } catch {
+            logger.error("could not record the end of a run", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The run is over: the next queued prompt (if any) starts.
+    private func runEnded() async {
+        active = nil
+        await startQueued()
+    }
+
+    // MARK: Cancel
+
+    /// Stops the run: open approvals denied, the CLI and its tools stopped (process group
+    /// gone within a few seconds). Returns false when nothing was running.
+    @discardableResult
+    func cancelRun() async -> Bool {
+        guard let run = active, !run.cancelRequested else { return false }
+        active?.cancelRequested = true
+        if run.waitingForSlot {
+            run.task?.cancel()
+            return true
+        }
+        await broker?.denyAll(reason: "Cancelled by the user.")
+        await session?.stop()
+        return true
+    }
+}

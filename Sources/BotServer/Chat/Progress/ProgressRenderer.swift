@@ -1,0 +1,108 @@
+/// The live progress message and the end-of-run card, as Telegram HTML. Everything that
+/// came from Claude or the user is escaped; the result always fits one message.
+enum ProgressRenderer {
+    /// Partial answer text shown in the progress message (when it is not streamed as a draft).
+    static let partialTextLength = 700
+
+    static func progress(_ progress: RunProgress, elapsed: Duration, showPartialText: Bool, queuedPrompt: Bool) -> String {
+        var lines: [String] = []
+        var header = "⏳ <b>Working</b> · " + format(elapsed: elapsed)
+        if progress.waitingForApproval > 0 { header = "✋ <b>Waiting for your approval</b> · " + format(elapsed: elapsed) }
+        lines.append(header)
+        if let retry = progress.retry {
+            lines.append("⚠️ The API is not answering (\(TelegramHTML.escape(retry.error ?? "error"))); retry \(retry.attempt) of \(retry.maxRetries)…")
+        }
+        if progress.olderActivityCount > 0 {
+            lines.append("<i>… \(progress.olderActivityCount) earlier step\(progress.olderActivityCount == 1 ? "" : "s")</i>")
+        }
+        for (index, line) in progress.activity.enumerated() {
+            let marker = index == progress.activity.count - 1 ? "▸" : "·"
+            lines.append(marker + " " + TelegramHTML.escape(line))
+        }
+        if showPartialText {
+            let text = progress.partialText.trimmingWhitespace()
+            if !text.isEmpty {
+                lines.append("")
+                lines.append("<blockquote>" + TelegramHTML.escape(tail(text, partialTextLength)) + "</blockquote>")
+            }
+        }
+        if queuedPrompt { lines.append("\n📥 Your next message is queued.") }
+        return lines.joined(separator: "\n")
+    }
+
+    struct Summary: Sendable {
+        var outcome: String
+        var elapsed: Duration
+        var costUSD: Double?
+        var model: String?
+        var mode: String
+        var sessionID: String
+        var project: String
+    }
+
+    /// The progress message once the run is over.
+    static func card(_ progress: RunProgress, _ summary: Summary) -> String {
+        var lines = [summary.outcome]
+        var facts = [format(elapsed: summary.elapsed)]
+        if let cost = summary.costUSD { facts.append(formatCost(cost)) }
+        if let model = summary.model { facts.append(TelegramHTML.escape(model)) }
+        facts.append(TelegramHTML.escape(summary.mode))
+        lines.append(facts.joined(separator: " · "))
+        if !progress.changedFiles.isEmpty {
+            lines.append("")
+            lines.append("<b>Files changed</b>")
+            for change in progress.changedFiles.prefix(15) {
+                lines.append("• <code>\(TelegramHTML.escape(change.path))</code> +\(change.added) −\(change.removed)")
+            }
+            if progress.changedFiles.count > 15 { lines.append("… and \(progress.changedFiles.count - 15) more") }
+        }
+        let tools = progress.toolsUsed
+        if !tools.isEmpty {
+            lines.append("")
+            lines.append("<b>Tools</b> " + tools.prefix(12).map { TelegramHTML.escape($0.name) + ($0.count > 1 ? " ×\($0.count)" : "") }.joined(separator: ", "))
+        }
+        lines.append("")
+        lines.append("Continue in a terminal: <code>cd \(TelegramHTML.escape(shellQuoted(summary.project))) &amp;&amp; claude --resume \(TelegramHTML.escape(summary.sessionID))</code>")
+        return lines.joined(separator: "\n")
+    }
+
+    static func format(elapsed: Duration) -> String {
+        let seconds = Int(elapsed.components.seconds)
+        if seconds < 60 { return "\(seconds) s" }
+        if seconds < 3600 { return "\(seconds / 60) min \(seconds % 60) s" }
+        return "\(seconds / 3600) h \(seconds % 3600 / 60) min"
+    }
+
+    /// "$0.42", or four decimals under a cent ("$0.0031") so that small runs do not read as free.
+    static func formatCost(_ cost: Double) -> String {
+        let decimals = cost > 0 && cost < 0.01 ? 4 : 2
+        var scale = 1
+        for _ in 0..<decimals { scale *= 10 }
+        let units = Int((max(0, cost) * Double(scale)).rounded())
+        let fraction = String(units % scale)
+        return "$\(units / scale)." + String(repeating: "0", count: decimals - fraction.count) + fraction
+    }
+
+    static func shellQuoted(_ path: String) -> String {
+        let safe = path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+".contains($0) }
+        return safe ? path : "'" + path.replacingAll("'", with: "'\\''") + "'"
+    }
+
+    static func tail(_ text: String, _ length: Int) -> String {
+        text.count <= length ? text : "…" + String(text.suffix(length - 1))
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,95 @@
+import ClaudeRunner
+
+/// What `serve` needs beyond the transport: who may use the bot, where Claude works, how
+/// runs are paced and shown. Read once at start; README.md and deploy/.env.example list
+/// every variable.
+struct ChatSettings: Sendable {
+    /// Users who may talk to the bot. Admins are allowed too.
+    var allowedUserIDs: Set<Int64>
+    /// May use bypassPermissions.
+    var adminUserIDs: Set<Int64>
+    /// Absolute, symlinks resolved: every project lives under it.
+    var workspaceRoot: String
+    /// A folder under the root where new conversations start, when set.
+    var defaultProject: String?
+    /// Claude processes running at once across all conversations; more wait their turn.
+    var maxConcurrentRuns: Int
+    /// Forwarded messages arriving within this window become one prompt (0: off).
+    var forwardCollectWindow: Duration
+    /// Shortest time between two edits of a progress message in a private chat (groups: 3×).
+    var progressInterval: Duration
+    /// A run with no event for this long gets a "still working" note with a Cancel button.
+    var silenceNotice: Duration
+    /// Answers of more messages than this go out as a .md document.
+    var maxAnswerMessages: Int
+    /// Stream partial answers with sendMessageDraft in private chats.
+    var draftStreaming: Bool
+    var claude: ClaudeConfiguration
+    /// Scratch files (answers sent as documents); under DATA_DIR.
+    var temporaryDirectory: String
+
+    func isAllowed(_ userID: Int64) -> Bool { allowedUserIDs.contains(userID) || adminUserIDs.contains(userID) }
+    func isAdmin(_ userID: Int64) -> Bool { adminUserIDs.contains(userID) }
+
+    static func load(from environment: Environment, currentDirectory: String, dataDirectory: String) throws(ConfigurationError) -> ChatSettings {
+        let allowed = try userIDs(environment, "ALLOWED_USER_IDS", required: true)
+        let admins = try userIDs(environment, "ADMIN_USER_IDS", required: false)
+        let rootSetting = environment.optional("WORKSPACE_ROOT") ?? "./workspace"
+        let root: String
+        do {
+            root = try WorkspaceRoot.prepare(rootSetting, relativeTo: currentDirectory)
+        } catch {
+            throw ConfigurationError(variable: "WORKSPACE_ROOT", problem: "\(error)")
+        }
+        var defaultProject: String?
+        if let project = environment.optional("DEFAULT_PROJECT") {
+            guard case .success(let path) = WorkspacePath.resolve(project, in: root, from: root), path != root else {
+                throw ConfigurationError(
+                    variable: "DEFAULT_PROJECT", problem: "must name an existing folder under WORKSPACE_ROOT (\(root)), got \"\(project)\"")
+            }
+            defaultProject = path
+        }
+        let home = environment.optional("CLAUDE_HOME") ?? environment.optional("HOME") ?? "/root"
+        var claude: ClaudeConfiguration
+        do {
+            claude = try ClaudeConfiguration.fromEnvironment(environment.values, home: home)
+        } catch {
+            throw ConfigurationError(variable: error.variable, problem: error.problem)
+        }
+        // /cancel promises the process group is gone within 5 s: each stop step waits at most this.
+        claude.stopGracePeriod = .seconds(1)
+        return ChatSettings(
+            allowedUserIDs: allowed, adminUserIDs: admins, workspaceRoot: root, defaultProject: defaultProject,
+            maxConcurrentRuns: try environment.integer("MAX_CONCURRENT_RUNS", default: 3, range: 1...64),
+            forwardCollectWindow: .milliseconds(try environment.integer("FORWARD_COLLECT_MS", default: 500, range: 0...10_000)),
+            progressInterval: .milliseconds(try environment.integer("PROGRESS_EDIT_INTERVAL_MS", default: 1000, range: 300...60_000)),
+            silenceNotice: .seconds(try environment.integer("SILENCE_NOTICE_SECONDS", default: 120, range: 5...86_400)),
+            maxAnswerMessages: try environment.integer("ANSWER_MAX_MESSAGES", default: 5, range: 1...50),
+            draftStreaming: try environment.choice("DRAFT_STREAMING", default: true, ["on": true, "off": false, "true": true, "false": false, "1": true, "0": false]),
+            claude: claude, temporaryDirectory: dataDirectory + "/tmp")
+    }
+
+    private static func userIDs(_ environment: Environment, _ name: String, required: Bool) throws(ConfigurationError) -> Set<Int64> {
+        guard let text = environment.optional(name) else {
+            if required {
+                throw ConfigurationError(
+                    variable: name,
+                    problem: "is required but not set (comma-separated Telegram user ids, e.g. 123456789,987654321; @userinfobot tells you yours)")
+            }
+            return []
+        }
+        var ids = Set<Int64>()
+        for part in text.split(separator: ",") {
+            let item = String(part).trimmingWhitespace()
+            guard !item.isEmpty else { continue }
+            guard let id = Int64(item), id > 0 else {
+                throw ConfigurationError(variable: name, problem: "\"\(item)\" is not a Telegram user id (a positive number)")
+            }
+            ids.insert(id)
+        }
+        if required && ids.isEmpty {
+            throw ConfigurationError(variable: name, problem: "lists no user id")
+        }
+        return ids
+    }
+}

@@ -1,0 +1,124 @@
+import ClaudeRunner
+
+/// What a conversation remembers between prompts and restarts.
+struct ConversationSettings: Sendable, Equatable {
+    var project: String
+    var sessionID: String
+    /// The session's transcript exists: the next process resumes it.
+    var sessionStarted: Bool
+    var permissionMode: PermissionMode
+    var model: String?
+}
+
+/// A prompt waiting its turn in a conversation.
+struct QueuedPrompt: Sendable, Equatable {
+    var text: String
+    var messageID: Int64
+    var noticeID: Int64?
+    var createdAt: Int64
+}
+
+/// Table `conversations` and `queued_prompts`.
+struct ConversationStore: Sendable {
+    let database: Database
+
+    func settings(of key: ConversationKey) async throws -> ConversationSettings? {
+        try await database.reader.read { connection in
+            try connection.prepare(
+                """
+                SELECT project, session_id, session_started, permission_mode, model
+                FROM conversations WHERE chat_id = ? AND thread_id = ?
+                """
+            ).queryFirst(key.chatID, key.threadKey) { row in
+                ConversationSettings(
+                    project: row.string(0) ?? "", sessionID: row.string(1) ?? "", sessionStarted: row.int(2) != 0,
+                    permissionMode: PermissionMode(rawValue: row.string(3) ?? "") ?? .default, model: row.string(4))
+            }
+        }
+    }
+
+    func save(_ settings: ConversationSettings, of key: ConversationKey) async throws {
+        try await database.writer.write { connection in
+            try connection.run(
+                """
+                INSERT INTO conversations (chat_id, thread_id, project, session_id, session_started, permission_mode, model, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (chat_id, thread_id) DO UPDATE SET
+                    project = excluded.project, session_id = excluded.session_id,
+                    session_started = excluded.session_started, permission_mode = excluded.permission_mode,
+                    model = excluded.model, updated_at = excluded.updated_at
+                """,
+                key.chatID, key.threadKey, settings.project, settings.sessionID, settings.sessionStarted ? 1 : 0,
+                settings.permissionMode.rawValue, settings.model, UnixTime.nowMillis())
+        }
+    }
+
+    // MARK: Queued prompts
+
+    func queued(of key: ConversationKey) async throws -> QueuedPrompt? {
+        try await database.reader.read { connection in
+            try connection.prepare(
+                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+            ).queryFirst(key.chatID, key.threadKey) { row in
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+            }
+        }
+    }
+
+    /// Adds `text` to the conversation's queued prompt (a new paragraph), or queues it.
+    /// Returns the prompt as it now stands.
+    func enqueue(_ text: String, messageID: Int64, of key: ConversationKey) async throws -> QueuedPrompt {
+        try await database.writer.write { connection in
+            let now = UnixTime.nowMillis()
+            try connection.run(
+                """
+                INSERT INTO queued_prompts (chat_id, thread_id, text, message_id, created_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (chat_id, thread_id) DO UPDATE SET text = queued_prompts.text || char(10) || char(10) || excluded.text
+                """,
+                key.chatID, key.threadKey, text, messageID, now)
+            return try connection.prepare(
+                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+            ).queryFirst(key.chatID, key.threadKey) { row in
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+            } ?? QueuedPrompt(text: text, messageID: messageID, noticeID: nil, createdAt: now)
+        }
+    }
+
+    func setQueuedNotice(_ noticeID: Int64, of key: ConversationKey) async throws {
+        try await database.writer.write { connection in
+            try connection.run(
+                "UPDATE queued_prompts SET notice_id = ? WHERE chat_id = ? AND thread_id = ?", noticeID, key.chatID, key.threadKey)
+        }
+    }
+
+    /// Removes and returns the queued prompt.
+    func takeQueued(of key: ConversationKey) async throws -> QueuedPrompt? {
+        try await database.writer.write { connection in
+            let prompt = try connection.prepare(
+                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+            ).queryFirst(key.chatID, key.threadKey) { row in
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+            }
+            try connection.run("DELETE FROM queued_prompts WHERE chat_id = ? AND thread_id = ?", key.chatID, key.threadKey)
+            return prompt
+        }
+    }
+
+    /// Conversations with a prompt still queued (after a restart they start it).
+    func conversationsWithQueuedPrompts() async throws -> [ConversationKey] {
+        try await database.reader.read { connection in
+            try connection.prepare("SELECT chat_id, thread_id FROM queued_prompts ORDER BY created_at").query { row in
+                ConversationKey(chatID: row.int64(0), threadKey: row.int64(1))
+            }
+        }
+    }
+}
+
+extension ConversationKey {
+    /// The key's thread as stored: 0 for a chat without topics.
+    var threadKey: Int64 { threadID ?? 0 }
+
+    init(chatID: Int64, threadKey: Int64) {
+        self.init(chatID: chatID, threadID: threadKey == 0 ? nil : threadKey)
+    }
+}

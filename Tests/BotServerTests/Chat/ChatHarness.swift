@@ -1,0 +1,186 @@
+import ClaudeRunner
+import Foundation
+import Subprocess
+import TestSupport
+
+/// The whole bot as a user meets it: the real `botserver` process, the real `claude` CLI
+/// against the scripted fake Anthropic API, and the fake Bot API recording what the bot
+/// sends. Updates go in through the webhook, as Telegram sends them.
+final class ChatHarness: @unchecked Sendable {
+    // Immutable after start, except `nextUpdateID`, which only the test's own task touches.
+    static let user: Int64 = 1001  // allowed
+    static let admin: Int64 = 1003  // allowed, admin
+    static let stranger: Int64 = 999
+
+    let bot: FakeBotAPI
+    let anthropic: FakeAnthropicAPI
+    let directory: TemporaryDirectory
+    let port: Int
+    private var nextUpdateID: Int64 = 5000
+    private var nextMessageID: Int64 = 100
+
+    var workspace: String { directory.path + "/workspace" }
+    var project: String { workspace + "/app" }
+    var dataDirectory: String { directory.path + "/data" }
+
+    private init(bot: FakeBotAPI, anthropic: FakeAnthropicAPI, directory: TemporaryDirectory) {
+        self.bot = bot
+        self.anthropic = anthropic
+        self.directory = directory
+        port = freeLoopbackPort()
+    }
+
+    static func start() async throws -> ChatHarness {
+        let harness = ChatHarness(
+            bot: try await FakeBotAPI.start(), anthropic: try await FakeAnthropicAPI.start(), directory: try TemporaryDirectory())
+        for folder in ["home", "workspace/app", "workspace/other", "data"] {
+            try FileManager.default.createDirectory(atPath: harness.directory.path + "/" + folder, withIntermediateDirectories: true)
+        }
+        return harness
+    }
+
+    func stop() {
+        bot.stop()
+        anthropic.stop()
+        directory.remove()
+    }
+
+    func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        BotProcess.environment(dataDirectory: dataDirectory, port: port, extra: [
+            "TELEGRAM_API_BASE_URL": bot.baseURL,
+            "ALLOWED_USER_IDS": "\(Self.user)",
+            "ADMIN_USER_IDS": "\(Self.admin)",
+            "WORKSPACE_ROOT": workspace,
+            "DEFAULT_PROJECT": "app",
+            "PROGRESS_EDIT_INTERVAL_MS": "300",
+            "CLAUDE_BIN": ClaudeCLI.testBinary,
+            "CLAUDE_HOME": directory.path + "/home",
+            "CLAUDE_CODE_MAX_RETRIES": "1",
+            "ANTHROPIC_BASE_URL": anthropic.baseURL,
+            "ANTHROPIC_API_KEY": "sk-test",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        ].merging(extra) { $1 })
+    }
+
+    /// Runs the bot for `body`, then stops it with SIGTERM (unless `body` killed it).
+    @discardableResult
+    func run(
+        _ extra: [String: String] = [:],
+        _ body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void
+    ) async throws -> (status: TerminationStatus, log: String) {
+        let port = port
+        return try await BotProcess.run(environment: environment(extra)) { execution in
+            guard await waitForHTTP(port: port, path: "/readyz") else { throw TestSetupError("the bot did not become ready") }
+            try await body(execution)
+            try? execution.send(signal: .terminate)
+        }
+    }
+
+    // MARK: Updates
+
+    /// A text message from `user` in a private chat (chat id = user id), with a
+    /// bot_command entity when it starts with "/". Returns the message id.
+    @discardableResult
+    func send(_ text: String, from user: Int64 = ChatHarness.user, chat: Int64? = nil, forwarded: Bool = false) async throws -> Int64 {
+        nextUpdateID += 1
+        nextMessageID += 1
+        let chatID = chat ?? user
+        var message: [String: Any] = [
+            "message_id": nextMessageID, "date": 1_764_000_000, "text": text,
+            "from": ["id": user, "is_bot": false, "first_name": "Ada"],
+            "chat": chatID > 0 ? ["id": chatID, "type": "private", "first_name": "Ada"] : ["id": chatID, "type": "supergroup", "title": "Team"],
+        ]
+        if text.hasPrefix("/") {
+            let command = text.prefix { !$0.isWhitespace }
+            message["entities"] = [["type": "bot_command", "offset": 0, "length": command.utf16.count]]
+        }
+        if forwarded {
+            message["forward_origin"] = ["type": "hidden_user", "sender_user_name": "Someone", "date": 1_763_999_000]
+        }
+        try await post(["update_id": nextUpdateID, "message": message])
+        return nextMessageID
+    }
+
+    /// A tap on a button of a message the bot sent.
+    func tap(_ callbackData: String, on messageID: Int64, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
+        nextUpdateID += 1
+        let id = "cbq-\(nextUpdateID)"
+        try await bot.registerCallbackQuery(id: id)
+        let chatID = chat ?? user
+        try await post([
+            "update_id": nextUpdateID,
+            "callback_query": [
+                "id": id, "chat_instance": "42", "data": callbackData,
+                "from": ["id": user, "is_bot": false, "first_name": "Ada"],
+                "message": [
+                    "message_id": messageID, "date": 1_764_000_000, "text": "…",
+                    "chat": ["id": chatID, "type": chatID > 0 ? "private" : "supergroup"],
+                ],
+            ] as [String: Any],
+        ])
+    }
+
+    private func post(_ update: [String: Any]) async throws {
+        let body = Array(try JSONSerialization.data(withJSONObject: update))
+        let response = try await BotProcess.postUpdate(port: port, body)
+        guard response.status == 200 else { throw TestSetupError("webhook answered \(response.status)") }
+    }
+
+    // MARK: What the bot sent
+
+    /// Waits for a call matching `predicate`; returns it or nil after `limit`.
+    func waitForCall(
+        _ method: String, within limit: Duration = .seconds(30), where predicate: @escaping (FakeBotAPI.Call) -> Bool = { _ in true }
+    ) async throws -> FakeBotAPI.Call? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let call = try await bot.calls(method: method).first(where: { $0.ok && predicate($0) }) { return call }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    /// The bot's sent message whose current text contains `text` (edits included).
+    func waitForMessage(
+        containing text: String, chat: Int64 = ChatHarness.user, within limit: Duration = .seconds(30)
+    ) async throws -> [String: Any]? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if let message = try await bot.messages(chat: chat).first(where: { ($0["text"] as? String)?.contains(text) == true }) {
+                return message
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
+    /// callback_data of the button labelled with `label` (a prefix) on `message`.
+    static func button(_ label: String, in message: [String: Any]?) -> String? {
+        let markup = message?["reply_markup"] as? [String: Any]
+        let rows = markup?["inline_keyboard"] as? [[[String: Any]]] ?? []
+        return rows.joined().first { ($0["text"] as? String)?.contains(label) == true }?["callback_data"] as? String
+    }
+
+    static func messageID(_ message: [String: Any]?) -> Int64 {
+        (message?["message_id"] as? NSNumber)?.int64Value ?? 0
+    }
+}
+
+extension FakeBotAPI {
+    func registerCallbackQuery(id: String) async throws {
+        let data = try JSONSerialization.data(withJSONObject: ["id": id])
+        let response = try await RawHTTPClient.request(
+            port: port, method: "POST", path: "/__fake/callback_queries", headers: ["Content-Type": "application/json"], body: Array(data))
+        guard response.status == 200 else { throw TestSetupError("fake: \(response.status) \(response.bodyText)") }
+    }
+
+    func drafts(chat chatID: Int64) async throws -> [[String: Any]] {
+        let response = try await RawHTTPClient.request(port: port, path: "/__fake/chats/\(chatID)/drafts")
+        return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["drafts"] as? [[String: Any]] ?? []
+    }
+
+    func reactions(chat chatID: Int64) async throws -> [String: Any] {
+        let response = try await RawHTTPClient.request(port: port, path: "/__fake/chats/\(chatID)/reactions")
+        return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["reactions"] as? [String: Any] ?? [:]
+    }
+}
