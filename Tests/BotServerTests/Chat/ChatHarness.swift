@@ -154,6 +154,14 @@ final class ChatHarness: @unchecked Sendable {
         return nil
     }
 
+    /// Waits for Claude's approval question about `action` and taps Allow.
+    func approve(_ action: String, chat: Int64 = ChatHarness.user) async throws {
+        guard let question = try await waitForMessage(containing: "Claude wants to: " + action, chat: chat),
+            let allow = Self.button("Allow", in: question)
+        else { throw TestSetupError("no approval question for \(action)") }
+        try await tap(allow, on: Self.messageID(question), from: chat, chat: chat)
+    }
+
     /// callback_data of the button labelled with `label` (a prefix) on `message`.
     static func button(_ label: String, in message: [String: Any]?) -> String? {
         let markup = message?["reply_markup"] as? [String: Any]

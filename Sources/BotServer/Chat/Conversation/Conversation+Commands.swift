@@ -1,4 +1,5 @@
 import ClaudeRunner
+import Glibc
 
 /// The bot's commands, answered at once whether or not a run is in progress.
 extension Conversation {
@@ -259,6 +260,11 @@ extension Conversation {
         if mode == .bypassPermissions && !sender.isAdmin {
             await reply("🚫 bypassPermissions lets Claude run anything without asking; only admins (ADMIN_USER_IDS) may turn it on.")
             try? await context.audit.record(event: "mode_refused", userID: sender.id, chatID: key.chatID, detail: mode.rawValue)
+            return
+        }
+        if mode == .bypassPermissions && geteuid() == 0 {
+            // The CLI exits at start with this mode as root; saying so now beats a failed run later.
+            await reply("🚫 Claude Code refuses bypassPermissions when it runs as root. Run the bot as a normal user to use it.")
             return
         }
         settings.permissionMode = mode

@@ -26,7 +26,7 @@ extension Conversation {
         let startedAt = clock.now
         active?.progress = RunProgress(project: settings.project)
         let cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
-        var editor: Throttled<String>?
+        var editor: Throttled<ProgressFrame>?
         do {
             let message = try await context.outbox.send(SendMessage(
                 chatID: key.chatID, messageThreadID: key.threadID,
@@ -34,9 +34,10 @@ extension Conversation {
             active?.progressMessageID = message.messageID
             try? await context.runs.setProgressMessage(run: runID, messageID: message.messageID)
             let outbox = context.outbox, chatID = key.chatID, messageID = message.messageID
-            editor = Throttled(interval: editInterval) { html in
+            editor = Throttled(interval: editInterval) { frame in
                 _ = try? await outbox.edit(EditMessageText(
-                    chatID: chatID, messageID: messageID, text: html, parseMode: .html, replyMarkup: cancelMarkup))
+                    chatID: chatID, messageID: messageID, text: frame.html, parseMode: .html,
+                    replyMarkup: frame.final ? nil : cancelMarkup))
             }
         } catch {
             runLogger.warning("progress message not sent; the run goes on without it", metadata: ["error": "\(error)"])
@@ -135,7 +136,7 @@ extension Conversation {
         }
         active?.progress.apply(event)
         let elapsed = ContinuousClock.now - startedAt
-        if let editor = active?.editor { await editor.offer(renderProgress(elapsed: elapsed)) }
+        if let editor = active?.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: elapsed))) }
         if case .textDelta = event, let drafts = active?.drafts, context.features.draftsAvailable,
             let text = active?.progress.partialText.trimmingWhitespace(), !text.isEmpty
         {
@@ -150,7 +151,7 @@ extension Conversation {
         let bucket = Int((now - startedAt).components.seconds / 5)
         if bucket != run.elapsedBucket {
             active?.elapsedBucket = bucket
-            if let editor = run.editor { await editor.offer(renderProgress(elapsed: now - startedAt)) }
+            if let editor = run.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: now - startedAt))) }
         }
         let quiet = now - run.lastEventAt
         let waiting = await broker?.waiting ?? 0
@@ -172,7 +173,7 @@ extension Conversation {
     func approvalsChanged(_ waiting: Int) async {
         guard active != nil else { return }
         active?.progress.setWaitingForApproval(waiting)
-        if let editor = active?.editor { await editor.offer(renderProgress(elapsed: .now - (active?.startedAt ?? .now))) }
+        if let editor = active?.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: .now - (active?.startedAt ?? .now)))) }
     }
 
     func failure(of outcome: RunOutcome) -> RunFailure? {
@@ -184,7 +185,7 @@ extension Conversation {
 
     /// The end-of-run card in place of the progress message, then the answer (or the cause of failure).
     private func conclude(
-        runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, editor: Throttled<String>?,
+        runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, editor: Throttled<ProgressFrame>?,
         freshNote: String?, logger: Logger
     ) async {
         let progress = active?.progress ?? RunProgress(project: settings.project)
@@ -205,7 +206,7 @@ extension Conversation {
             outcome: title, elapsed: elapsed, costUSD: result == nil ? nil : cost, model: progress.model ?? settings.model,
             mode: settings.permissionMode.rawValue, sessionID: sessionID, project: settings.project))
         if let editor {
-            await editor.close(with: card)
+            await editor.close(with: ProgressFrame(html: card, final: true))
         } else {
             await reply(card)
         }
@@ -273,4 +274,10 @@ extension Conversation {
         await session?.stop()
         return true
     }
+}
+
+/// One state of the progress message; the final one (the card) has no Cancel button.
+struct ProgressFrame: Sendable, Equatable {
+    var html: String
+    var final = false
 }

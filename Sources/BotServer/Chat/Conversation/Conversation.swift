@@ -18,7 +18,7 @@ actor Conversation {
         var cancelRequested = false
         var waitingForSlot = false
         var progress = RunProgress(project: "")
-        var editor: Throttled<String>?
+        var editor: Throttled<ProgressFrame>?
         var drafts: Throttled<String>?
         var lastEventAt = ContinuousClock.now
         var silenceNoticeSent = false

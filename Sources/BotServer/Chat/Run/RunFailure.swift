@@ -65,6 +65,9 @@ struct RunFailure: Sendable, Equatable {
             return RunFailure(kind: .binaryMissing, message: "The Claude Code CLI could not be started (\(reason)); check CLAUDE_BIN.")
         case .processExited(.exited(127), _), .processExited(.exited(126), _):
             return RunFailure(kind: .binaryMissing, message: "The Claude Code CLI was not found or is not executable; check CLAUDE_BIN.")
+        case .processExited(_, let stderr) where stderr.contains("cannot be used with root"):
+            return RunFailure(
+                kind: .crashed, message: "Claude Code refuses bypassPermissions when it runs as root; pick another /mode or run the bot as a normal user.")
         case .processExited(_, let stderr) where stderr.contains("No conversation found"):
             return RunFailure(kind: .sessionNotFound, message: "The Claude session could not be found any more.")
         case .processExited(let status, let stderr):

@@ -1,0 +1,57 @@
+import ClaudeRunner
+import Foundation
+import Testing
+import TestSupport
+
+/// A user's prompt through the real parts: webhook → conversation → real `claude` →
+/// fake Anthropic API, and back through the fake Bot API.
+@Suite(.serialized) struct ChatEndToEndTests {
+    @Test func aPromptIsAcknowledgedApprovedShownLiveAndAnswered() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let file = harness.project + "/hello.txt"
+        try await harness.anthropic.script([
+            ["text": "I'll create the file.", "tool_use": ["name": "Write", "input": ["file_path": .string(file), "content": "hi\n"]]],
+            ["text": "Done: **hello.txt** now says `hi`.\n\n```swift\nlet x = 1 < 2\n```"],
+        ])
+        let (status, log) = try await harness.run { _ in
+            let prompt = try await harness.send("Create hello.txt saying hi")
+
+            // Taken at once: typing and 👀 before anything else is sent.
+            let typing = try await harness.waitForCall("sendChatAction")
+            #expect(typing?.params["action"] as? String == "typing")
+            let reaction = try await harness.waitForCall("setMessageReaction")
+            #expect((reaction?.params["message_id"] as? NSNumber)?.int64Value == prompt)
+            let firstSend = try await harness.waitForCall("sendMessage")
+            #expect((typing?.seq ?? .max) < (firstSend?.seq ?? 0))
+
+            // Write needs approval in the default mode: a question with buttons, answered by a tap.
+            let question = try await harness.waitForMessage(containing: "Claude wants to: Writing hello.txt")
+            let allow = try #require(ChatHarness.button("Allow", in: question))
+            #expect(!FileManager.default.fileExists(atPath: file))
+            try await harness.tap(allow, on: ChatHarness.messageID(question))
+            #expect(try await harness.waitForCall("answerCallbackQuery") != nil)
+
+            let answer = try #require(try await harness.waitForMessage(containing: "now says"))
+            #expect(answer["parse_mode"] as? String == "HTML")
+            #expect((answer["raw_text"] as? String)?.contains("<b>hello.txt</b>") == true)
+            #expect((answer["raw_text"] as? String)?.contains("<pre><code class=\"language-swift\">let x = 1 &lt; 2</code></pre>") == true)
+            #expect(ChatHarness.button("Continue", in: answer) != nil)
+            #expect(ChatHarness.button("New session", in: answer) != nil)
+
+            // The progress message became the end-of-run card.
+            let card = try #require(try await harness.waitForMessage(containing: "Done"))
+            let cardText = card["text"] as? String ?? ""
+            #expect(cardText.contains("hello.txt +1 −0"))
+            #expect(cardText.contains("Write"))
+            #expect(cardText.contains("claude --resume "))
+            #expect(ChatHarness.button("Cancel", in: card) == nil)
+            #expect(try await harness.bot.calls(method: "editMessageText").contains { ($0.text ?? "").contains("Writing hello.txt") })
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == "hi\n")
+            // Private chat: the partial answer streamed as a draft.
+            #expect(try await harness.bot.drafts(chat: ChatHarness.user).contains { ($0["text"] as? String)?.contains("create the file") == true })
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        #expect(!log.contains("TELEGRAM_BOT_TOKEN") && !log.contains(BotProcess.token))
+    }
+}

@@ -1,0 +1,130 @@
+import ClaudeRunner
+import Foundation
+import Subprocess
+import Testing
+import TestSupport
+
+/// Runs under control: cancel, status and taps during a run, two chats at once, a prompt
+/// while busy, forwarded messages, and a restart in the middle of a run.
+@Suite(.serialized) struct ChatRunControlTests {
+    /// A command Claude Code asks about (sleep alone it runs without asking).
+    private static func python(_ statement: String) -> String { "python3 -c 'import time; \(statement)'" }
+
+    private static func bash(_ command: String, text: String = "Running it.") -> JSONValue {
+        ["text": .string(text), "tool_use": ["name": "Bash", "input": ["command": .string(command), "description": "wait"]]]
+    }
+
+    @Test func statusAndCancelAreAnsweredDuringARunAndTheProcessGroupIsGone() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let marker = "time.sleep(61.25)"
+        try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "unreachable"]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Wait a minute")
+            try await harness.approve("Running: python3")
+            #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
+
+            try await harness.send("/status")
+            #expect(try await harness.waitForMessage(containing: "Running for", within: .seconds(5)) != nil)
+            let progress = try await harness.waitForMessage(containing: "Working")
+            let cancel = try #require(ChatHarness.button("Cancel", in: progress))
+            try await harness.tap(cancel, on: ChatHarness.messageID(progress))
+            let clock = ContinuousClock()
+            let tapped = clock.now
+            #expect(await eventually(within: .seconds(5)) { processes(commandLineContaining: marker).isEmpty }, "the tool outlived /cancel")
+            #expect(clock.now - tapped < .seconds(5))
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func twoChatsRunAtOnce() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([Self.bash(Self.python("time.sleep(2.75)")), ["text": "Finished waiting."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Wait for me", from: ChatHarness.user)
+            try await harness.send("Wait for me too", from: ChatHarness.admin)
+            try await harness.approve("Running: python3", chat: ChatHarness.user)
+            try await harness.approve("Running: python3", chat: ChatHarness.admin)
+            // Both are working on the tool before either has finished.
+            #expect(try await harness.waitForMessage(containing: "Running: python3", chat: ChatHarness.user) != nil)
+            #expect(try await harness.waitForMessage(containing: "Running: python3", chat: ChatHarness.admin) != nil)
+            let answersSoFar = try await harness.bot.calls(method: "sendMessage").filter { ($0.text ?? "").contains("Finished waiting") }
+            #expect(answersSoFar.isEmpty, "one chat finished before the other had started its tool")
+            #expect(try await harness.waitForMessage(containing: "Finished waiting", chat: ChatHarness.user) != nil)
+            #expect(try await harness.waitForMessage(containing: "Finished waiting", chat: ChatHarness.admin) != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func aPromptDuringARunIsQueuedAndSendNowInterruptsForIt() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        // After an interrupted tool call the transcript holds one or two more assistant turns.
+        try await harness.anthropic.script([Self.bash(Self.python("time.sleep(62.5)")), ["text": "Second answer."], ["text": "Second answer."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("First task")
+            try await harness.approve("Running: python3")
+            #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
+            try await harness.send("And then this")
+            try await harness.send("and this too")
+            let notice = try #require(try await harness.waitForMessage(containing: "Queued"))
+            let sendNow = try #require(ChatHarness.button("Send now", in: notice))
+            try await harness.tap(sendNow, on: ChatHarness.messageID(notice))
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+            let second = try await harness.waitForMessage(containing: "Second answer")
+            let sent = try await harness.bot.messages(chat: ChatHarness.user).map { $0["text"] as? String ?? "" }
+            #expect(second != nil, "\(sent)")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let requests = try await harness.anthropic.mainRequests()
+        #expect(requests.last.map { $0.description.contains("And then this") && $0.description.contains("and this too") } == true)
+    }
+
+    @Test func forwardedMessagesArrivingTogetherAreOnePrompt() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "Read both."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("first forwarded part", forwarded: true)
+            try await harness.send("second forwarded part", forwarded: true)
+            #expect(try await harness.waitForMessage(containing: "Read both") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let requests = try await harness.anthropic.mainRequests()
+        #expect(requests.count == 1)
+        #expect(requests.first.map { $0.description.contains("first forwarded part") && $0.description.contains("second forwarded part") } == true)
+    }
+
+    @Test func aRunCutOffByKill9IsReportedAfterRestartAndResumes() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["hang": true]])
+        let first = try await harness.run { execution in
+            try await harness.send("A long job")
+            #expect(try await harness.waitForMessage(containing: "Working") != nil)
+            #expect(await eventually(within: .seconds(10)) { (try? await harness.anthropic.mainRequests().count) ?? 0 >= 1 })
+            try execution.send(signal: .kill)
+        }
+        #expect(first.status == .signaled(SIGKILL))
+
+        // The resumed transcript holds the cut-off turn, so the answer may be asked as turn 0 or 1.
+        try await harness.anthropic.script([["text": "Resumed and finished."], ["text": "Resumed and finished."]])
+        let (status, log) = try await harness.run { _ in
+            let report = try #require(try await harness.waitForMessage(containing: "restarted while Claude was working"))
+            #expect(try await harness.waitForMessage(containing: "Interrupted") != nil)  // the old progress message
+            let resume = try #require(ChatHarness.button("Resume", in: report))
+            try await harness.tap(resume, on: ChatHarness.messageID(report))
+            let resumed = try await harness.waitForMessage(containing: "Resumed and finished", within: .seconds(10))
+            let sent = try await harness.bot.messages(chat: ChatHarness.user).map { $0["text"] as? String ?? "" }
+            #expect(resumed != nil, "\(sent)")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        // Reported once: a third start says nothing more.
+        try await harness.run { _ in try await Task.sleep(for: .milliseconds(500)) }
+        let reports = try await harness.bot.messages(chat: ChatHarness.user).filter { ($0["text"] as? String)?.contains("restarted while") == true }
+        #expect(reports.count == 1)
+    }
+}
