@@ -14,6 +14,11 @@ for file in .env deploy/.env; do
         break
     fi
 done
+# Claude Code itself: CLAUDE_BIN, else `claude` on PATH, else the pinned CLI from PyPI.
+if [[ -z "${CLAUDE_BIN:-}" ]] && ! command -v claude >/dev/null 2>&1; then
+    CLAUDE_BIN="$(scripts/install-claude-cli.sh | tail -n 1)"
+    export CLAUDE_BIN
+fi
 swift build -c release --product botserver
 # The Claude runner starts the CLI through it; it must sit beside botserver.
 swift build -c release --product claude-reaper
