@@ -1,0 +1,223 @@
+import ClaudeRunner
+import Foundation
+import Testing
+import TestSupport
+
+@testable import BotServer
+
+@Suite struct CommandParserTests {
+    @Test func readsNameArgumentsAndAddressee() {
+        let entity = [MessageEntity(type: "bot_command", offset: 0, length: 10, url: nil, language: nil)]
+        #expect(CommandParser.parse("/cd@My_Bot  Sources/App ", entities: entity)
+            == ParsedCommand(name: "cd", arguments: "Sources/App", addressee: "My_Bot"))
+        #expect(CommandParser.parse("/STATUS", entities: nil) == ParsedCommand(name: "status", arguments: "", addressee: nil))
+        #expect(CommandParser.parse("no command", entities: nil) == nil)
+        #expect(CommandParser.parse("/", entities: nil) == nil)
+        #expect(CommandParser.parse("/@bot", entities: nil) == nil)
+    }
+
+    @Test func theEntityLengthIsInUTF16Units() {
+        // "/команда" has no entity from Telegram; with one, its length counts UTF-16 units.
+        let text = "/команда аргумент"
+        let entity = [MessageEntity(type: "bot_command", offset: 0, length: 8, url: nil, language: nil)]
+        #expect(CommandParser.parse(text, entities: entity)?.name == "команда")
+        #expect(CommandParser.parse(text, entities: entity)?.arguments == "аргумент")
+    }
+
+    @Test func identityTellsThisBotFromOthers() {
+        let identity = BotIdentity(token: "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0")
+        #expect(identity.userID == 123_456_789)
+        #expect(identity.isAddressedToMe(nil))
+        #expect(!identity.isAddressedToMe("fake_bot"))  // not known yet: not assumed
+        identity.setUsername("Fake_Bot")
+        #expect(identity.isAddressedToMe("fake_bot"))
+        #expect(!identity.isAddressedToMe("other_bot"))
+    }
+
+    @Test func everyPublishedCommandIsValidForTelegram() throws {
+        try SetMyCommands(commands: BotCommandCatalog.botCommands).validate()
+        #expect(BotCommandCatalog.names.isDisjoint(with: BotCommandCatalog.claudeCommands))
+    }
+}
+
+@Suite struct WorkspacePathTests {
+    @Test func pathsResolveInsideTheRootAndEscapesAreRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let root = try WorkspaceRoot.prepare("ws", relativeTo: directory.path)
+        try FileManager.default.createDirectory(atPath: root + "/app/Sources", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory.path + "/outside", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/app/out", withDestinationPath: directory.path + "/outside")
+        try FileManager.default.createSymbolicLink(atPath: root + "/app/src", withDestinationPath: root + "/app/Sources")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/app/file.txt"))
+        let app = root + "/app"
+
+        #expect(WorkspacePath.resolve("Sources", in: root, from: app) == .success(app + "/Sources"))
+        #expect(WorkspacePath.resolve("./Sources/", in: root, from: app) == .success(app + "/Sources"))
+        #expect(WorkspacePath.resolve("src", in: root, from: app) == .success(app + "/Sources"))  // a link that stays inside
+        #expect(WorkspacePath.resolve("", in: root, from: app) == .success(app))
+        #expect(WorkspacePath.resolve("..", in: root, from: app) == .failure(.parentReference))
+        #expect(WorkspacePath.resolve("Sources/../..", in: root, from: app) == .failure(.parentReference))
+        #expect(WorkspacePath.resolve("/etc", in: root, from: app) == .failure(.absolute))
+        #expect(WorkspacePath.resolve("~/x", in: root, from: app) == .failure(.absolute))
+        #expect(WorkspacePath.resolve("out", in: root, from: app) == .failure(.escapes("out")))
+        #expect(WorkspacePath.resolve("nope", in: root, from: app) == .failure(.notFound("nope")))
+        #expect(WorkspacePath.resolve("file.txt", in: root, from: app) == .failure(.notADirectory("file.txt")))
+        // A sibling whose name starts like the root is not inside it.
+        #expect(!WorkspacePath.contains(root: root, root + "-evil"))
+        #expect(WorkspacePath.display(app + "/Sources", root: root) == "app/Sources")
+        #expect(WorkspacePath.display(root, root: root) == ".")
+        #expect(WorkspacePath.entries(of: app).map(\.name) == ["file.txt", "out", "Sources", "src"])
+    }
+}
+
+@Suite struct RunProgressTests {
+    private func assistant(_ blocks: [JSONValue], parent: String? = nil) -> RunEvent {
+        var message: [String: JSONValue] = ["type": "assistant", "message": ["id": "msg_1", "content": .array(blocks)]]
+        if let parent { message["parent_tool_use_id"] = .string(parent) }
+        guard case .assistant(let parsed) = CLIMessage(.object(message)) else { fatalError("not an assistant message") }
+        return .assistant(parsed)
+    }
+
+    private func tool(_ name: String, _ input: JSONValue) -> JSONValue {
+        ["type": "tool_use", "id": "toolu_1", "name": .string(name), "input": input]
+    }
+
+    @Test func toolsBecomeLinesAndFileChangesAreCounted() {
+        var progress = RunProgress(project: "/w/app")
+        progress.apply(.textDelta("Let me "))
+        progress.apply(.textDelta("look."))
+        #expect(progress.partialText == "Let me look.")
+        progress.apply(assistant([["type": "text", "text": "Let me look."], tool("Read", ["file_path": "/w/app/Sources/App.swift"])]))
+        #expect(progress.partialText.isEmpty)
+        progress.apply(assistant([tool("Bash", ["command": "swift test\n--parallel"])]))
+        progress.apply(assistant([tool("Edit", ["file_path": "/w/app/README.md", "old_string": "a\nb", "new_string": "c"])]))
+        progress.apply(assistant([tool("Write", ["file_path": "/w/app/README.md", "content": "x\ny\nz\n"])]))
+        progress.apply(assistant([tool("Grep", ["pattern": "TODO"])], parent: "toolu_task"))
+        #expect(progress.activity == [
+            "Reading Sources/App.swift", "Running: swift test …", "Editing README.md", "Writing README.md", "↳ Searching for “TODO”",
+        ])
+        #expect(progress.changedFiles.map(\.path) == ["README.md"])
+        #expect(progress.changedFiles.first.map { ($0.added, $0.removed) } ?? (0, 0) == (4, 2))
+        #expect(progress.toolsUsed.map(\.name) == ["Read", "Bash", "Edit", "Write", "Grep"])
+        #expect(progress.lastText == "Let me look.")
+    }
+
+    @Test func onlyTheNewestLinesAreKept() {
+        var progress = RunProgress(project: "/p")
+        for index in 0..<20 { progress.apply(assistant([tool("Read", ["file_path": .string("/p/f\(index)")])])) }
+        #expect(progress.activity.count == RunProgress.keptActivityLines)
+        #expect(progress.olderActivityCount == 20 - RunProgress.keptActivityLines)
+        #expect(progress.activity.last == "Reading f19")
+    }
+
+    @Test func theProgressMessageAndCardAreValidHTMLUnderTheLimit() throws {
+        var progress = RunProgress(project: "/p")
+        progress.apply(.textDelta(String(repeating: "<b>&amp; 😀 ", count: 2000)))
+        for index in 0..<30 {
+            progress.apply(assistant([tool("Bash", ["command": .string("echo '<script>' \(index) " + String(repeating: "x", count: 200))])]))
+            progress.apply(assistant([tool("Write", ["file_path": .string("/p/dir/file-\(index)-<x>.swift"), "content": "a"])]))
+        }
+        progress.apply(.textDelta(String(repeating: "<b>&amp; 😀 ", count: 2000)))
+        let live = ProgressRenderer.progress(progress, elapsed: .seconds(75), showPartialText: true, queuedPrompt: true)
+        try TelegramLimits.checkText(live, parseMode: .html, limit: TelegramLimits.messageText, what: "progress")
+        #expect(TelegramChunk.problems(live).isEmpty, "\(TelegramChunk.problems(live))")
+        #expect(live.contains("1 min 15 s"))
+        let card = ProgressRenderer.card(progress, .init(
+            outcome: "✅ <b>Done</b>", elapsed: .seconds(3700), costUSD: 0.0031, model: "claude-<x>", mode: "default",
+            sessionID: "abc", project: "/p/my project"))
+        try TelegramLimits.checkText(card, parseMode: .html, limit: TelegramLimits.messageText, what: "card")
+        #expect(TelegramChunk.problems(card).isEmpty, "\(TelegramChunk.problems(card))")
+        #expect(card.contains("$0.0031") && card.contains("1 h 1 min") && card.contains("… and 15 more"))
+        #expect(card.contains("cd '/p/my project' &amp;&amp; claude --resume abc"))
+    }
+
+    @Test func costsReadAsMoney() {
+        #expect(ProgressRenderer.formatCost(0) == "$0.00")
+        #expect(ProgressRenderer.formatCost(0.004) == "$0.0040")
+        #expect(ProgressRenderer.formatCost(1.5) == "$1.50")
+        #expect(ProgressRenderer.formatCost(12.345) == "$12.35")
+    }
+}
+
+@Suite struct RunFailureTests {
+    private func result(_ fields: [String: JSONValue]) -> ResultMessage {
+        guard case .result(let result) = CLIMessage(.object(["type": "result"].merging(fields) { $1 })) else { fatalError() }
+        return result
+    }
+
+    @Test func causesAreNamed() {
+        #expect(RunFailure.from(result: result(["subtype": "success", "is_error": false, "result": "fine"])) == nil)
+        #expect(RunFailure.from(result: result(["is_error": true, "api_error_status": 401, "result": "Invalid API key · Fix external API key"]))?.kind == .notLoggedIn)
+        #expect(RunFailure.from(result: result(["is_error": true, "api_error_status": 529, "result": "API Error: Repeated 529 Overloaded errors."]))?.kind == .overloaded)
+        #expect(RunFailure.from(result: result([
+            "subtype": "error_during_execution", "is_error": true, "errors": ["No conversation found with session ID: x"],
+        ]))?.kind == .sessionNotFound)
+        #expect(RunFailure.from(result: result(["is_error": true, "terminal_reason": "prompt_too_long", "result": "Prompt is too long"]))?.kind == .promptTooLong)
+        let limit = RunFailure.from(result: result(["is_error": true, "result": "Claude AI usage limit reached|1767229200"]))
+        #expect(limit?.kind == .usageLimit(resetsAt: 1_767_229_200))
+        #expect(limit?.message.contains("until 01:00 UTC") == true)
+        #expect(RunFailure.from(error: .processExited(.launchFailed("No such file"), stderr: "")).kind == .binaryMissing)
+        #expect(RunFailure.from(error: .processExited(.exited(127), stderr: "")).kind == .binaryMissing)
+        #expect(RunFailure.from(error: .silent(.seconds(600))).message.contains("10 min"))
+    }
+}
+
+@Suite struct ThrottledTests {
+    actor Sink {
+        var values: [Int] = []
+        func add(_ value: Int) { values.append(value) }
+    }
+
+    @Test func onlyTheNewestValueIsSentAndTheFinalOneAlways() async throws {
+        let sink = Sink()
+        let throttled = Throttled<Int>(interval: .milliseconds(200)) { await sink.add($0) }
+        for value in 1...50 { await throttled.offer(value) }
+        try await Task.sleep(for: .milliseconds(50))
+        await throttled.close(with: 99)
+        await throttled.offer(100)  // after close: ignored
+        let values = await sink.values
+        #expect(values.last == 99)
+        #expect(values.count <= 3, "\(values)")
+        #expect(values == values.sorted())
+    }
+}
+
+@Suite struct RunSlotsTests {
+    @Test func waitersGetSlotsInOrderAndCancelledOnesLeave() async throws {
+        let slots = RunSlots(capacity: 1)
+        #expect(await slots.tryAcquire())
+        let cancelled = Task { await slots.acquire() }
+        let waiting = Task { await slots.acquire() }
+        #expect(await eventually { await slots.waiting == 2 })
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
+        await slots.release()
+        #expect(await waiting.value == true)
+        #expect(await slots.running == 1)
+        await slots.release()
+        #expect(await slots.running == 0)
+    }
+}
+
+@Suite struct ChatSettingsTests {
+    @Test func usersAndWorkspaceAreValidated() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func load(_ values: [String: String]) throws(ConfigurationError) -> ChatSettings {
+            try ChatSettings.load(
+                from: Environment(["HOME": directory.path].merging(values) { $1 }), currentDirectory: directory.path,
+                dataDirectory: directory.path + "/data")
+        }
+        #expect(throws: ConfigurationError.self) { try load([:]) }
+        #expect(throws: ConfigurationError.self) { try load(["ALLOWED_USER_IDS": "12, @bob"]) }
+        #expect(throws: ConfigurationError.self) { try load(["ALLOWED_USER_IDS": "12", "DEFAULT_PROJECT": "../etc"]) }
+        #expect(throws: ConfigurationError.self) { try load(["ALLOWED_USER_IDS": "12", "MAX_CONCURRENT_RUNS": "0"]) }
+        let settings = try load(["ALLOWED_USER_IDS": " 12 ,34,", "ADMIN_USER_IDS": "56"])
+        #expect(settings.allowedUserIDs == [12, 34])
+        #expect(settings.isAllowed(56) && settings.isAdmin(56) && !settings.isAdmin(12) && !settings.isAllowed(78))
+        #expect(settings.workspaceRoot.hasSuffix("/workspace") && WorkspacePath.isDirectory(settings.workspaceRoot))
+        #expect(settings.claude.environment["HOME"] == directory.path)
+        #expect(settings.forwardCollectWindow == .milliseconds(500))
+    }
+}
