@@ -48,8 +48,16 @@ import TestSupport
             #expect(ChatHarness.button("Cancel", in: card) == nil)
             #expect(try await harness.bot.calls(method: "editMessageText").contains { ($0.text ?? "").contains("Writing hello.txt") })
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "hi\n")
-            // Private chat: the partial answer streamed as a draft.
-            #expect(try await harness.bot.drafts(chat: ChatHarness.user).contains { ($0["text"] as? String)?.contains("create the file") == true })
+            // Private chat: the partial answer streamed as a draft (with the stop button), and
+            // every draft shows text Claude had written so far in one of its turns.
+            let drafts = try await harness.bot.calls(method: "sendMessageDraft").filter(\.ok)
+            #expect(!drafts.isEmpty)
+            #expect(drafts.allSatisfy { $0.params["can_stop"] as? Bool == true })
+            #expect(drafts.allSatisfy { $0.params["parse_mode"] as? String == "HTML" })
+            for draft in drafts {
+                let text = draft.text ?? ""
+                #expect(text.hasPrefix("I'll") || text.hasPrefix("Done: <b>hello.txt</b>") || text.hasPrefix("Done"), "draft \(text)")
+            }
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
         #expect(!log.contains("TELEGRAM_BOT_TOKEN") && !log.contains(BotProcess.token))

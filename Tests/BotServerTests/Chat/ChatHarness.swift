@@ -120,7 +120,7 @@ final class ChatHarness: @unchecked Sendable {
         ])
     }
 
-    private func post(_ update: [String: Any]) async throws {
+    func post(_ update: [String: Any]) async throws {
         let body = Array(try JSONSerialization.data(withJSONObject: update))
         let response = try await BotProcess.postUpdate(port: port, body)
         guard response.status == 200 else { throw TestSetupError("webhook answered \(response.status)") }

@@ -39,6 +39,29 @@ import TestSupport
         #expect(status == .exited(0), "\(log.suffix(3000))")
     }
 
+    @Test func theStopButtonOfTheStreamedDraftCancelsTheRun() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([Self.bash(Self.python("time.sleep(63.5)"), text: "Streaming some words first."), ["text": "x"]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Go")
+            try await harness.approve("Running: python3")
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: "time.sleep(63.5)").isEmpty })
+            let draft = try #require(try await harness.bot.drafts(chat: ChatHarness.user).first)
+            #expect(draft["can_stop"] as? Bool == true)
+            // As observed on the wire: draft_id as a string.
+            try await harness.post([
+                "update_id": 77_001,
+                "stopped_message_generation": [
+                    "chat": ["id": ChatHarness.user, "type": "private"], "draft_id": "\(draft["draft_id"] ?? 0)",
+                ] as [String: Any],
+            ])
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+            #expect(await eventually(within: .seconds(5)) { processes(commandLineContaining: "time.sleep(63.5)").isEmpty })
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
     @Test func twoChatsRunAtOnce() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

@@ -166,20 +166,34 @@ import TestSupport
 @Suite struct ThrottledTests {
     actor Sink {
         var values: [Int] = []
-        func add(_ value: Int) { values.append(value) }
+        var times: [ContinuousClock.Instant] = []
+        func add(_ value: Int) {
+            values.append(value)
+            times.append(.now)
+        }
     }
 
-    @Test func onlyTheNewestValueIsSentAndTheFinalOneAlways() async throws {
+    @Test func sendsAreSpacedNewestFirstAndTheFinalValueAlwaysGoesOut() async throws {
         let sink = Sink()
-        let throttled = Throttled<Int>(interval: .milliseconds(200)) { await sink.add($0) }
-        for value in 1...50 { await throttled.offer(value) }
-        try await Task.sleep(for: .milliseconds(50))
+        let interval = Duration.milliseconds(100)
+        let throttled = Throttled<Int>(interval: interval) { await sink.add($0) }
+        let started = ContinuousClock.now
+        for value in 1...50 {
+            await throttled.offer(value)
+            if value % 10 == 0 { try await Task.sleep(for: .milliseconds(30)) }
+        }
         await throttled.close(with: 99)
+        let elapsed = ContinuousClock.now - started
         await throttled.offer(100)  // after close: ignored
-        let values = await sink.values
+        let values = await sink.values, times = await sink.times
         #expect(values.last == 99)
-        #expect(values.count <= 3, "\(values)")
-        #expect(values == values.sorted())
+        #expect(values == values.sorted(), "older values never follow newer ones")
+        // Paced: apart from the final value, sends are at least an interval apart, so however
+        // slow the machine, at most one send per interval (plus the first and the final).
+        for (earlier, later) in zip(times.dropLast(), times.dropLast().dropFirst()) {
+            #expect(later - earlier >= interval * 0.95)
+        }
+        #expect(values.count <= Int(elapsed / interval) + 2, "\(values)")
     }
 }
 

@@ -115,7 +115,8 @@ extension Conversation {
         return Throttled(interval: editInterval) { text in
             guard features.draftsAvailable else { return }
             do {
-                try await outbox.draft(SendMessageDraft(chatID: key.chatID, messageThreadID: key.threadID, draftID: draftID, text: text))
+                try await outbox.draft(SendMessageDraft(
+                    chatID: key.chatID, messageThreadID: key.threadID, draftID: draftID, text: text, parseMode: .html, canStop: true))
             } catch let error as TelegramError where error.isUnsupportedMethod {
                 logger.notice("drafts are not available from this Bot API server; partial text goes in the progress message")
                 features.disableDrafts()
@@ -140,7 +141,9 @@ extension Conversation {
         if case .textDelta = event, let drafts = active?.drafts, context.features.draftsAvailable,
             let text = active?.progress.partialText.trimmingWhitespace(), !text.isEmpty
         {
-            await drafts.offer(ProgressRenderer.tail(text, 4000))
+            // The newest part of the answer, formatted as it will be (the renderer closes what
+            // the partial Markdown leaves open, so the HTML is always balanced).
+            await drafts.offer(TelegramHTML.render(markdown: ProgressRenderer.tail(text, 3000)))
         }
     }
 

@@ -335,6 +335,8 @@ struct SendMessageDraft: TelegramRequest {
     var draftID: Int64
     var text: String
     var parseMode: ParseMode?
+    /// Shows a stop button under the draft (10.3); a tap arrives as stopped_message_generation.
+    var canStop: Bool?
 
     enum CodingKeys: String, CodingKey {
         case chatID = "chat_id"
@@ -342,6 +344,7 @@ struct SendMessageDraft: TelegramRequest {
         case draftID = "draft_id"
         case text
         case parseMode = "parse_mode"
+        case canStop = "can_stop"
     }
 
     func validate() throws(TelegramError) {
