@@ -39,10 +39,16 @@ final class ChatHarness: @unchecked Sendable {
         return harness
     }
 
+    /// Stops the fakes and removes the files on a thread of its own: stopping a child can
+    /// wait seconds (a fake still holding a hung request), and a test's `defer` runs on the
+    /// cooperative pool, which other suites need meanwhile.
     func stop() {
-        bot.stop()
-        anthropic.stop()
-        directory.remove()
+        let (bot, anthropic, directory) = (bot, anthropic, directory)
+        DispatchQueue.global().async {
+            bot.stop()
+            anthropic.stop()
+            directory.remove()
+        }
     }
 
     func environment(_ extra: [String: String] = [:]) -> [String: String] {

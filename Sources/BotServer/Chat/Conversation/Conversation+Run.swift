@@ -6,17 +6,31 @@ extension Conversation {
     /// Records the run (so a crash from here on is reported as an interrupted run) and
     /// starts it as a task of its own.
     func startRun(prompt: String, messageID: Int64?, updateID: Int64?, notice: String? = nil) async throws {
+        // Claimed before the first await: the actor takes other calls while this one waits,
+        // and one of them must not start a second run meanwhile. It queues instead.
+        guard active == nil else {
+            let queued = try await context.conversations.enqueue(prompt, messageID: messageID ?? 0, of: key)
+            await showQueuedNotice(queued)
+            return
+        }
+        active = ActiveRun(id: 0, prompt: prompt, startedAt: .now)
         if let messageID { await acknowledge(messageID: messageID) }
-        let runID = try await context.runs.begin(
-            conversation: key, sessionID: settings.sessionID, project: settings.project, prompt: prompt, updateID: updateID)
-        active = ActiveRun(id: runID, prompt: prompt, startedAt: .now)
+        let runID: Int64
+        do {
+            runID = try await context.runs.begin(
+                conversation: key, sessionID: settings.sessionID, project: settings.project, prompt: prompt, updateID: updateID)
+        } catch {
+            active = nil
+            throw error
+        }
+        active?.id = runID
         active?.task = Task { await self.execute(runID: runID, prompt: prompt, notice: notice) }
     }
 
     private func execute(runID: Int64, prompt: String, notice: String?) async {
         var runLogger = logger
         runLogger[metadataKey: "run"] = "\(runID)"
-        guard await takeSlot() else {
+        guard active?.cancelRequested != true, await takeSlot() else {
             await finish(runID: runID, sessionID: settings.sessionID, completion: RunCompletion(
                 outcome: .cancelled, costUSD: 0, inputTokens: 0, outputTokens: 0, turns: 0, error: "cancelled while waiting"))
             await reply("⏹ Cancelled before it started.")

@@ -10,7 +10,7 @@ import Logging
 /// at a time, and a run waiting for an approval tap must not hold that line).
 actor Conversation {
     struct ActiveRun {
-        let id: Int64
+        var id: Int64
         let prompt: String
         let startedAt: ContinuousClock.Instant
         var task: Task<Void, Never>?
@@ -125,7 +125,7 @@ actor Conversation {
         }
     }
 
-    private func showQueuedNotice(_ queued: QueuedPrompt) async {
+    func showQueuedNotice(_ queued: QueuedPrompt) async {
         if queued.messageID != 0 { await acknowledge(messageID: queued.messageID, typing: false) }
         let text = "📥 Queued: it goes to Claude when the current run ends. Messages you send meanwhile are added to it."
         do {
