@@ -84,6 +84,22 @@ def cpu_ms(pid):
     return (int(fields[11]) + int(fields[12])) * 1000.0 / CLK_TCK
 
 
+def machine_busy_ms():
+    """CPU time all cores spent busy since boot (user, nice, system, irq, softirq, steal), ms."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq + steal) * 1000.0 / CLK_TCK
+
+
+def cli_cpu_ms(marker_value):
+    """CPU of the fake CLIs of this run (and their reapers') still alive, ms."""
+    total = 0.0
+    for pid in marked_processes(marker_value):
+        total += cpu_ms(pid) or 0.0
+    return total
+
+
 def percentile(sorted_values, p):
     """Nearest rank, as the other benchmarks here compute it."""
     if not sorted_values:
@@ -503,6 +519,10 @@ def render(report):
     out.append(f"CPU during the measured phase: botserver {fmt(p['botserver_cpu_ms'], '.0f')} ms, "
                f"fake Bot API {fmt(p['fake_cpu_ms'], '.0f')} ms, driver {fmt(p['driver_cpu_ms'], '.0f')} ms; "
                f"answer polls {p['answer_polls']}")
+    ours = sum(p[k] or 0 for k in ("botserver_cpu_ms", "fake_cpu_ms", "driver_cpu_ms", "cli_cpu_ms"))
+    out.append(f"machine CPU busy during the measured phase: {100 * p['machine_busy_ms'] / p['machine_capacity_ms']:.0f} % "
+               f"of {meta['cpus']} CPUs, of which this benchmark's processes {100 * ours / p['machine_capacity_ms']:.0f} % "
+               f"(fake CLIs {fmt(p['cli_cpu_ms'], '.0f')} ms); the rest is other load on the machine")
     out.append("Bot API calls: " + ", ".join(f"{m} {n}" for m, n in p["calls_by_method"].items())
                + f" ({p['edits_not_modified']} edits answered \"message is not modified\")")
     if report["problems"]:
@@ -609,7 +629,8 @@ def main():
 
         log(f"running {args.chats} chats × {args.prompts} prompts ...")
         samples, failures = {}, []
-        cpu_before = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000}
+        cpu_before = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000,
+                      "cli": cli_cpu_ms(cli_dir), "machine": machine_busy_ms()}
         phase_started = time.monotonic()
         threads = []
         for index, chat in enumerate(chats):
@@ -633,7 +654,8 @@ def main():
             failures.append("the run did not finish in time")
         wall = time.monotonic() - phase_started
         time.sleep(0.5)  # let the last answers' stragglers (reactions) land in the call log
-        cpu_after = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000}
+        cpu_after = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000,
+                     "cli": cli_cpu_ms(cli_dir), "machine": machine_busy_ms()}
         watcher.stopping.set()
         report["meta"]["uptime_after"] = uptime_line()
         report["meta"]["loadavg_after"] = loadavg()
@@ -649,6 +671,9 @@ def main():
             botserver_cpu_ms=None if None in (cpu_before["bot"], cpu_after["bot"]) else cpu_after["bot"] - cpu_before["bot"],
             fake_cpu_ms=None if None in (cpu_before["fake"], cpu_after["fake"]) else cpu_after["fake"] - cpu_before["fake"],
             driver_cpu_ms=cpu_after["driver"] - cpu_before["driver"],
+            cli_cpu_ms=cpu_after["cli"] - cpu_before["cli"],
+            machine_busy_ms=cpu_after["machine"] - cpu_before["machine"],
+            machine_capacity_ms=wall * 1000.0 * (os.cpu_count() or 1),
             calls_by_method={m: sum(1 for c in measured_calls if c["method"] == m)
                              for m in sorted({c["method"] for c in measured_calls})})
         groups = {}

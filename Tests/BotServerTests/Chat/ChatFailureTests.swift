@@ -19,6 +19,20 @@ import TestSupport
         #expect(status == .exited(0), "\(log.suffix(3000))")
     }
 
+    @Test func aRunThatGoesQuietGetsAStillWorkingNoteWithCancel() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["hang": true]])
+        let (status, log) = try await harness.run(["SILENCE_NOTICE_SECONDS": "5"]) { _ in
+            try await harness.send("Think hard")
+            let note = try #require(try await harness.waitForMessage(containing: "Still working, but no output for", within: .seconds(20)))
+            let cancel = try #require(ChatHarness.button("Cancel", in: note))
+            try await harness.tap(cancel, on: ChatHarness.messageID(note))
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
     @Test func aMissingCLIIsReportedWithTheSettingToFix() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
