@@ -92,10 +92,10 @@ def machine_busy_ms():
     return (user + nice + system + irq + softirq + steal) * 1000.0 / CLK_TCK
 
 
-def cli_cpu_ms(marker_value):
+def cli_cpu_ms(marker_value, bot_pid):
     """CPU of the fake CLIs of this run (and their reapers') still alive, ms."""
     total = 0.0
-    for pid in marked_processes(marker_value):
+    for pid in marked_processes(marker_value, exclude=(bot_pid,)):
         total += cpu_ms(pid) or 0.0
     return total
 
@@ -207,13 +207,15 @@ def wait_ready(port, child, timeout=30.0):
         time.sleep(0.02)
 
 
-def marked_processes(marker_value):
+def marked_processes(marker_value, exclude=()):
     """pids of processes whose environment has BENCH_CLAUDE_LOG_DIR=marker_value: the fake
-    CLIs of this run (and nothing else on the machine)."""
+    CLIs of this run and their reapers (and nothing else on the machine), less `exclude`
+    (the botserver has the variable too: it passes it on)."""
     needle = f"BENCH_CLAUDE_LOG_DIR={marker_value}".encode()
     found = []
+    skip = {os.getpid(), *exclude}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) in skip:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as f:
@@ -482,6 +484,7 @@ def render(report):
     out = []
     out.append(f"Chat latency benchmark — {meta['timestamp']} — {meta['cpus']} CPUs — {meta['chats']} chats × "
                f"{meta['prompts']} prompts (start stagger {meta['stagger_ms']} ms)")
+    out.append(f"binaries: {meta['build_dir']} (checkout at {(meta.get('build_git_commit') or 'unknown')[:12]})")
     out.append(f"load before: {meta['uptime_before']}")
     out.append(f"load after:  {meta['uptime_after']}")
     out.append("")
@@ -580,10 +583,14 @@ def main():
         "build_dir": build_dir, "uptime_before": uptime_line(), "loadavg_before": loadavg(),
         "git_commit": subprocess.run(["git", "-C", HERE, "rev-parse", "HEAD"], capture_output=True,
                                      text=True).stdout.strip() or None,
+        # The binaries' sources: the commit of the checkout the build folder is in, if any
+        # (it may be another clone than this script's).
+        "build_git_commit": subprocess.run(["git", "-C", build_dir, "rev-parse", "HEAD"], capture_output=True,
+                                           text=True).stdout.strip() or None,
     }, "problems": []}
 
     fake = bot = None
-    ok = False
+    ok = interrupted = False
     try:
         log("timing the fake CLI's start-up alone ...")
         report["cli_startup_alone_ms"] = probe_cli_startup(reaper)
@@ -630,7 +637,7 @@ def main():
         log(f"running {args.chats} chats × {args.prompts} prompts ...")
         samples, failures = {}, []
         cpu_before = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000,
-                      "cli": cli_cpu_ms(cli_dir), "machine": machine_busy_ms()}
+                      "cli": cli_cpu_ms(cli_dir, bot.pid), "machine": machine_busy_ms()}
         phase_started = time.monotonic()
         threads = []
         for index, chat in enumerate(chats):
@@ -655,7 +662,7 @@ def main():
         wall = time.monotonic() - phase_started
         time.sleep(0.5)  # let the last answers' stragglers (reactions) land in the call log
         cpu_after = {"bot": cpu_ms(bot.pid), "fake": cpu_ms(fake.pid), "driver": time.process_time() * 1000,
-                     "cli": cli_cpu_ms(cli_dir), "machine": machine_busy_ms()}
+                     "cli": cli_cpu_ms(cli_dir, bot.pid), "machine": machine_busy_ms()}
         watcher.stopping.set()
         report["meta"]["uptime_after"] = uptime_line()
         report["meta"]["loadavg_after"] = loadavg()
@@ -706,6 +713,7 @@ def main():
             report["problems"].append(note)
         ok = True
     except Interrupted:
+        interrupted = True
         log("interrupted: stopping everything")
     except BenchError as error:
         log(f"bench.py: FAILED: {error}")
@@ -713,12 +721,12 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if bot is not None:
-            if not ok:
-                log(bot.log_tail())
+            if not ok and not interrupted and bot.log_tail():
+                log("botserver's log:\n" + bot.log_tail())
             bot.stop()
         if fake is not None:
             fake.stop()
-        leftovers = marked_processes(cli_dir)
+        leftovers = marked_processes(cli_dir, exclude=(bot.pid,) if bot is not None else ())
         for pid in leftovers:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -728,7 +736,7 @@ def main():
             message = f"{len(leftovers)} fake CLI processes outlived the bot; killed: {leftovers}"
             log(message)
             report["problems"].append(message)
-        if args.keep or not ok:
+        if args.keep or (not ok and not interrupted):
             log(f"temporary folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)

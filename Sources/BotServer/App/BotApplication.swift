@@ -46,6 +46,7 @@ struct BotApplication {
             settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")),
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
+            permissions: PermissionStore(database: database),
             slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
             features: ChatFeatures(drafts: chat.draftStreaming), logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))

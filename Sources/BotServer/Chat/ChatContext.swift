@@ -9,6 +9,7 @@ struct ChatContext: Sendable {
     let runs: RunStore
     let callbacks: CallbackStore
     let audit: AuditStore
+    let permissions: PermissionStore
     let slots: RunSlots
     let identity: BotIdentity
     let features: ChatFeatures

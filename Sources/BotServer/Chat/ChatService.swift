@@ -77,6 +77,11 @@ final class ChatService: ConversationHandler {
         }
         let conversation = conversation(key)
         let sender = Conversation.Sender(id: user.id, name: user.firstName, isAdmin: context.settings.isAdmin(user.id))
+        if command == nil, let replied = message.replyToMessage?.message, isReplyToMe(message), !text.isEmpty,
+            await conversation.denyByReply(to: replied.messageID, text: text, sender: sender)
+        {
+            return
+        }
         if let command {
             try await conversation.command(command, messageID: message.messageID, updateID: updateID, sender: sender)
             return
@@ -88,7 +93,8 @@ final class ChatService: ConversationHandler {
             }
             return
         }
-        try await conversation.prompt(prompt, messageID: message.messageID, updateID: updateID, isForward: message.isForwarded)
+        try await conversation.prompt(
+            prompt, messageID: message.messageID, updateID: updateID, isForward: message.isForwarded, from: user.id)
     }
 
     private func mentionsMe(_ text: String, _ entities: [MessageEntity]?) -> Bool {
@@ -133,10 +139,16 @@ final class ChatService: ConversationHandler {
         }
         let key = ConversationKey(chatID: message.chat.id, threadID: message.isTopicMessage == true ? message.messageThreadID : nil)
         let payload = try? await context.callbacks.payload(data, conversation: key)
+        let sender = Conversation.Sender(id: query.from.id, name: query.from.firstName, isAdmin: context.settings.isAdmin(query.from.id))
+        if let payload, payload.hasPrefix("approve:") || payload.hasPrefix("ask:") {
+            // Decided in memory at once; the answer tells the tapper what happened.
+            let answer = await conversation(key).decide(payload, sender: sender, messageID: message.messageID)
+            try? await context.outbox.answer(AnswerCallbackQuery(callbackQueryID: query.id, text: answer))
+            return
+        }
         try? await context.outbox.answer(AnswerCallbackQuery(
             callbackQueryID: query.id, text: payload == nil ? "This button has expired." : nil))
         guard let payload else { return }
-        let sender = Conversation.Sender(id: query.from.id, name: query.from.firstName, isAdmin: context.settings.isAdmin(query.from.id))
         await conversation(key).callback(payload, sender: sender, messageID: message.messageID)
     }
 
@@ -151,6 +163,13 @@ final class ChatService: ConversationHandler {
     /// After start-up: interrupted runs are reported to their chats; queued prompts start.
     func resumeAfterRestart() async {
         do {
+            // The CLI that asked these is gone: they can no longer be answered.
+            for approval in try await context.permissions.expirePending() {
+                guard let messageID = approval.messageID else { continue }
+                _ = try? await context.outbox.edit(EditMessageText(
+                    chatID: approval.conversation.chatID, messageID: messageID,
+                    text: approval.summary + "\n\n⌛ Expired: the bot restarted before this was answered.", parseMode: .html))
+            }
             for run in try await context.runs.unreportedInterruptions() {
                 await conversation(run.conversation).reportInterrupted(run)
                 try await context.runs.markReported(run: run.id)

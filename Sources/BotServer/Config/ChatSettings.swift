@@ -22,6 +22,8 @@ struct ChatSettings: Sendable {
     var silenceNotice: Duration
     /// Answers of more messages than this go out as a .md document.
     var maxAnswerMessages: Int
+    /// An approval nobody answers is denied after this long.
+    var approvalTimeout: Duration
     /// Stream partial answers with sendMessageDraft in private chats.
     var draftStreaming: Bool
     var claude: ClaudeConfiguration
@@ -65,6 +67,7 @@ struct ChatSettings: Sendable {
             progressInterval: .milliseconds(try environment.integer("PROGRESS_EDIT_INTERVAL_MS", default: 1000, range: 300...60_000)),
             silenceNotice: .seconds(try environment.integer("SILENCE_NOTICE_SECONDS", default: 120, range: 5...86_400)),
             maxAnswerMessages: try environment.integer("ANSWER_MAX_MESSAGES", default: 5, range: 1...50),
+            approvalTimeout: .seconds(try environment.integer("APPROVAL_TIMEOUT", default: 600, range: 5...86_400)),
             draftStreaming: try environment.choice("DRAFT_STREAMING", default: true, ["on": true, "off": false, "true": true, "false": false, "1": true, "0": false]),
             claude: claude, temporaryDirectory: dataDirectory + "/tmp")
     }

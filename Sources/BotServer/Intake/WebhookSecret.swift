@@ -8,11 +8,11 @@ struct WebhookSecret: Sendable {
     private let digest: [UInt8]
 
     init(_ secret: String) {
-        digest = Self.sha256(Array(secret.utf8))
+        digest = Digest.sha256(Array(secret.utf8))
     }
 
     func matches(_ candidate: String?) -> Bool {
-        let other = Self.sha256(Array((candidate ?? "").utf8))
+        let other = Digest.sha256(Array((candidate ?? "").utf8))
         let equal = digest.withUnsafeBytes { mine in
             other.withUnsafeBytes { theirs in
                 CRYPTO_memcmp(mine.baseAddress, theirs.baseAddress, Int(SHA256_DIGEST_LENGTH))
@@ -23,15 +23,5 @@ struct WebhookSecret: Sendable {
     }
 
     /// Hex SHA-256 of the secret: identifies it (e.g. "the registered secret changed") without revealing it.
-    var fingerprint: String { digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
-
-    private static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
-        bytes.withUnsafeBufferPointer { input in
-            digest.withUnsafeMutableBufferPointer { output in
-                _ = SHA256(input.baseAddress, input.count, output.baseAddress)
-            }
-        }
-        return digest
-    }
+    var fingerprint: String { Digest.hex(digest) }
 }

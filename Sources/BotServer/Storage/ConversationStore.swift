@@ -14,6 +14,8 @@ struct ConversationSettings: Sendable, Equatable {
 struct QueuedPrompt: Sendable, Equatable {
     var text: String
     var messageID: Int64
+    /// Who sent its first part (they answer its run's approvals).
+    var userID: Int64
     var noticeID: Int64?
     var createdAt: Int64
 }
@@ -58,29 +60,29 @@ struct ConversationStore: Sendable {
     func queued(of key: ConversationKey) async throws -> QueuedPrompt? {
         try await database.reader.read { connection in
             try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
             ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
             }
         }
     }
 
     /// Adds `text` to the conversation's queued prompt (a new paragraph), or queues it.
     /// Returns the prompt as it now stands.
-    func enqueue(_ text: String, messageID: Int64, of key: ConversationKey) async throws -> QueuedPrompt {
+    func enqueue(_ text: String, messageID: Int64, userID: Int64, of key: ConversationKey) async throws -> QueuedPrompt {
         try await database.writer.write { connection in
             let now = UnixTime.nowMillis()
             try connection.run(
                 """
-                INSERT INTO queued_prompts (chat_id, thread_id, text, message_id, created_at) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO queued_prompts (chat_id, thread_id, text, message_id, user_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (chat_id, thread_id) DO UPDATE SET text = queued_prompts.text || char(10) || char(10) || excluded.text
                 """,
-                key.chatID, key.threadKey, text, messageID, now)
+                key.chatID, key.threadKey, text, messageID, userID, now)
             return try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
             ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
-            } ?? QueuedPrompt(text: text, messageID: messageID, noticeID: nil, createdAt: now)
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+            } ?? QueuedPrompt(text: text, messageID: messageID, userID: userID, noticeID: nil, createdAt: now)
         }
     }
 
@@ -95,9 +97,9 @@ struct ConversationStore: Sendable {
     func takeQueued(of key: ConversationKey) async throws -> QueuedPrompt? {
         try await database.writer.write { connection in
             let prompt = try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
             ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
+                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
             }
             try connection.run("DELETE FROM queued_prompts WHERE chat_id = ? AND thread_id = ?", key.chatID, key.threadKey)
             return prompt

@@ -137,6 +137,39 @@ enum Migrations {
                     last_at INTEGER NOT NULL
                 );
                 """),
+        Migration(
+            version: 4, name: "approvals and permission rules",
+            sql: """
+                -- "Always allow": a tool (pattern '') or, for Bash, a command prefix, in one project.
+                CREATE TABLE permission_rules (
+                    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                    project    TEXT NOT NULL,
+                    tool       TEXT NOT NULL,
+                    pattern    TEXT NOT NULL DEFAULT '',
+                    created_by INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    UNIQUE (project, tool, pattern)
+                );
+
+                -- Questions asked in Telegram; pending ones are expired at start (the CLI that
+                -- asked is gone).
+                CREATE TABLE approvals (
+                    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                    chat_id     INTEGER NOT NULL,
+                    thread_id   INTEGER NOT NULL,
+                    message_id  INTEGER,
+                    tool        TEXT NOT NULL,
+                    summary     TEXT NOT NULL,
+                    state       TEXT NOT NULL DEFAULT 'pending'
+                                CHECK (state IN ('pending', 'decided', 'expired')),
+                    created_at  INTEGER NOT NULL
+                );
+                CREATE INDEX approvals_pending ON approvals(state) WHERE state = 'pending';
+
+                -- Who asked: only they (or an admin) may answer the run's approvals.
+                ALTER TABLE runs ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE queued_prompts ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;
+                """),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

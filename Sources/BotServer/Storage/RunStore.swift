@@ -14,6 +14,7 @@ struct RunRecord: Sendable, Equatable {
     var outcome: RunOutcomeKind
     var costUSD: Double
     var progressMessageID: Int64?
+    var userID: Int64
 }
 
 /// A session as /sessions lists it.
@@ -43,7 +44,7 @@ struct RunStore: Sendable {
 
     /// Records a run as running, and its session (created on its first prompt).
     func begin(
-        conversation key: ConversationKey, sessionID: String, project: String, prompt: String, updateID: Int64?
+        conversation key: ConversationKey, sessionID: String, project: String, prompt: String, updateID: Int64?, userID: Int64
     ) async throws -> Int64 {
         try await database.writer.write { connection in
             let now = UnixTime.nowMillis()
@@ -55,8 +56,8 @@ struct RunStore: Sendable {
                 """,
                 sessionID, key.chatID, key.threadKey, project, SessionTitle.make(prompt), now, now)
             try connection.run(
-                "INSERT INTO runs (chat_id, thread_id, session_id, prompt, started_at, update_id) VALUES (?, ?, ?, ?, ?, ?)",
-                key.chatID, key.threadKey, sessionID, prompt, now, updateID)
+                "INSERT INTO runs (chat_id, thread_id, session_id, prompt, started_at, update_id, user_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                key.chatID, key.threadKey, sessionID, prompt, now, updateID, userID)
             return connection.lastInsertRowID
         }
     }
@@ -157,14 +158,14 @@ struct RunStore: Sendable {
     }
 
     private static let runColumns =
-        "id, chat_id, thread_id, session_id, prompt, started_at, ended_at, outcome, cost_usd, progress_message_id"
+        "id, chat_id, thread_id, session_id, prompt, started_at, ended_at, outcome, cost_usd, progress_message_id, user_id"
 
     private static func run(_ row: SQLiteStatement) -> RunRecord {
         RunRecord(
             id: row.int64(0), conversation: ConversationKey(chatID: row.int64(1), threadKey: row.int64(2)),
             sessionID: row.string(3) ?? "", prompt: row.string(4) ?? "", startedAt: row.int64(5), endedAt: row.optionalInt64(6),
             outcome: RunOutcomeKind(rawValue: row.string(7) ?? "") ?? .failed, costUSD: row.double(8),
-            progressMessageID: row.optionalInt64(9))
+            progressMessageID: row.optionalInt64(9), userID: row.int64(10))
     }
 }
 

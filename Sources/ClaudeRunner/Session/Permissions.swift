@@ -14,6 +14,21 @@ public struct PermissionRequest: Sendable, Equatable {
     public let description: String?
     /// ExitPlanMode's plan, from the assistant's tool_use: the request itself arrives without it.
     public let plan: String?
+
+    public init(
+        id: String, toolName: String, input: JSONValue, toolUseID: String?, suggestions: JSONValue?,
+        requiresUserInteraction: Bool, decisionReasonType: String?, description: String?, plan: String?
+    ) {
+        self.id = id
+        self.toolName = toolName
+        self.input = input
+        self.toolUseID = toolUseID
+        self.suggestions = suggestions
+        self.requiresUserInteraction = requiresUserInteraction
+        self.decisionReasonType = decisionReasonType
+        self.description = description
+        self.plan = plan
+    }
 }
 
 public enum PermissionDecision: Sendable, Equatable {

@@ -107,6 +107,25 @@ final class ChatHarness: @unchecked Sendable {
         return nextMessageID
     }
 
+    /// A text message replying to the bot's message `messageID`.
+    func replyTo(_ messageID: Int64, text: String, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
+        nextUpdateID += 1
+        nextMessageID += 1
+        let chatID = chat ?? user
+        let chatObject: [String: Any] = chatID > 0 ? ["id": chatID, "type": "private", "first_name": "Ada"] : ["id": chatID, "type": "supergroup", "title": "Team"]
+        try await post([
+            "update_id": nextUpdateID,
+            "message": [
+                "message_id": nextMessageID, "date": 1_764_000_000, "text": text, "chat": chatObject,
+                "from": ["id": user, "is_bot": false, "first_name": "Ada"],
+                "reply_to_message": [
+                    "message_id": messageID, "date": 1_764_000_000, "text": "…", "chat": chatObject,
+                    "from": ["id": 123_456_789, "is_bot": true, "first_name": "Fake Bot", "username": "fake_bot"],
+                ] as [String: Any],
+            ] as [String: Any],
+        ])
+    }
+
     /// A tap on a button of a message the bot sent.
     func tap(_ callbackData: String, on messageID: Int64, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
         nextUpdateID += 1

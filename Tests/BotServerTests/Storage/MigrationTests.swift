@@ -11,10 +11,10 @@ import Testing
             }
             #expect(Set(names).isSuperset(of: [
                 "inbox", "inbox_pending", "rejected_updates", "bot_state", "conversations", "sessions", "runs",
-                "queued_prompts", "callbacks", "audit_log", "refusals",
+                "queued_prompts", "callbacks", "audit_log", "refusals", "permission_rules", "approvals",
             ]))
             #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
-            #expect(Migrations.latestVersion == 3)
+            #expect(Migrations.latestVersion == 4)
             await database.close()
         }
     }
@@ -22,13 +22,13 @@ import Testing
     @Test func appliedMigrationsAreNotRunAgain() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3])
+            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3, 4])
             // Running a migration's CREATE TABLE again would fail, so an empty result also
             // shows nothing was executed.
             #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [])
-            let next = Migration(version: 4, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
-            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [4])
-            #expect(try Migrations.userVersion(connection) == 4)
+            let next = Migration(version: 5, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
+            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [5])
+            #expect(try Migrations.userVersion(connection) == 5)
             connection.close()
         }
     }

@@ -4,93 +4,196 @@ import Logging
 /// Claude's permission requests for one conversation, asked as Telegram buttons.
 ///
 /// The CLI waits for each answer; this actor holds the waiting decisions and nothing
-/// else, so that the tap that answers one is handled at once (the conversation's lane is
-/// never blocked by a run) and a run waiting for approval can always be cancelled.
+/// else, so the tap that answers one is handled at once (the conversation's lane is never
+/// blocked by a run) and a run waiting for approval can always be cancelled. Each request
+/// is a new message (an edit would not buzz the phone), answered on its own: parallel tool
+/// calls can be decided in any order.
 actor ApprovalBroker: PermissionDelegate {
+    /// What a tap asks for.
+    enum Choice: String, Sendable {
+        case once, always, deny
+        case planAcceptEdits = "plan-acceptEdits", planDefault = "plan-default"
+    }
+
+    struct Decider: Sendable {
+        let id: Int64
+        let name: String
+        let isAdmin: Bool
+    }
+
     private struct Pending {
         let request: PermissionRequest
         let continuation: CheckedContinuation<PermissionDecision, Never>
         var messageID: Int64?
+        var rowID: Int64?
+        var timeout: Task<Void, Never>?
+        var questions: QuestionPicker?
     }
 
     private let context: ChatContext
     private let key: ConversationKey
     private let project: @Sendable () async -> String
+    private let requester: @Sendable () async -> Int64?
     private let onChange: @Sendable (_ waiting: Int) async -> Void
+    private let onPlanApproved: @Sendable (PermissionMode) async -> Void
     private var pending: [String: Pending] = [:]
 
     init(
         context: ChatContext, key: ConversationKey, project: @escaping @Sendable () async -> String,
-        onChange: @escaping @Sendable (_ waiting: Int) async -> Void
+        requester: @escaping @Sendable () async -> Int64?, onChange: @escaping @Sendable (_ waiting: Int) async -> Void,
+        onPlanApproved: @escaping @Sendable (PermissionMode) async -> Void
     ) {
         self.context = context
         self.key = key
         self.project = project
+        self.requester = requester
         self.onChange = onChange
+        self.onPlanApproved = onPlanApproved
     }
 
     var waiting: Int { pending.count }
 
+    // MARK: PermissionDelegate
+
     func decide(_ request: PermissionRequest) async -> PermissionDecision {
-        await withCheckedContinuation { continuation in
+        let project = await project()
+        if !request.requiresUserInteraction, let rule = await rule(covering: request, in: project) {
+            await audit(request, decision: "allow-rule:\(rule.id)", by: nil)
+            return .allow()
+        }
+        return await withCheckedContinuation { continuation in
             pending[request.id] = Pending(request: request, continuation: continuation)
-            Task { await self.ask(request) }
+            Task { await self.ask(request, project: project) }
         }
     }
 
     func withdraw(_ requestID: String) async {
-        guard let entry = pending.removeValue(forKey: requestID) else { return }
+        guard let entry = take(requestID) else { return }
         entry.continuation.resume(returning: .deny(message: "withdrawn"))
         await close(entry, note: "↩️ Claude no longer needs this.")
         await onChange(pending.count)
     }
 
-    /// A tap on Allow or Deny. False when the request is no longer waiting.
-    func resolve(requestID: String, allow: Bool, userName: String) async -> Bool {
-        guard let entry = pending.removeValue(forKey: requestID) else { return false }
+    // MARK: Answers
+
+    /// A tap on Allow, Always, Deny or a plan button; returns the callback answer. Only the
+    /// user who started the run, or an admin, decides; a stale request changes nothing.
+    func resolve(requestID: String, choice: Choice, by decider: Decider) async -> String {
+        guard pending[requestID] != nil else { return "This request is no longer waiting." }
+        if let refusal = await refusal(for: decider) { return refusal }
+        guard let entry = take(requestID) else { return "This request is no longer waiting." }
+        let request = entry.request
+        let project = await project()
         let decision: PermissionDecision
-        if allow {
+        let note: String
+        switch choice {
+        case .once, .planDefault, .planAcceptEdits:
             decision = .allow()
-        } else if entry.request.toolName == "ExitPlanMode" {
-            decision = .deny(message: "The user wants to keep planning; refine the plan and ask again.")
-        } else {
-            decision = .deny(message: "The user denied this from Telegram. Do not try it another way; ask them what to do instead.")
+            note = request.toolName == "ExitPlanMode"
+                ? "✅ Plan approved by \(decider.name); continuing in \(choice == .planAcceptEdits ? "acceptEdits" : "default") mode."
+                : "✅ Allowed once by \(decider.name)"
+        case .always:
+            decision = .allow()
+            let rule = ApprovalText.ruleFor(request)
+            if let rule {
+                try? await context.permissions.add(tool: rule.tool, pattern: rule.pattern, project: project, by: decider.id)
+            }
+            note = "♾ Always allowed by \(decider.name)" + (rule.map { ": " + ApprovalText.describe($0) } ?? "")
+        case .deny:
+            decision = request.toolName == "ExitPlanMode"
+                ? .deny(message: "The user wants to keep planning; refine the plan and ask again.")
+                : .deny(message: "The user denied this from Telegram. Do not try it another way; ask them what to do instead.")
+            note = request.toolName == "ExitPlanMode" ? "✏️ Keep planning (\(decider.name))" : "❌ Denied by \(decider.name)"
         }
         entry.continuation.resume(returning: decision)
-        await close(entry, note: allow ? "✅ Allowed by \(TelegramHTML.escape(userName))" : "❌ Denied by \(TelegramHTML.escape(userName))")
+        await audit(request, decision: choice.rawValue, by: decider.id)
+        if choice == .planAcceptEdits { await onPlanApproved(.acceptEdits) }
+        if choice == .planDefault { await onPlanApproved(.default) }
+        await close(entry, note: TelegramHTML.escape(note))
+        await onChange(pending.count)
+        return choice == .deny ? "Denied" : "Allowed"
+    }
+
+    /// A tap on an AskUserQuestion option (`option` nil: Done; -1: Skip).
+    func answerQuestion(requestID: String, question: Int, option: Int?, by decider: Decider) async -> String {
+        guard var entry = pending[requestID], var picker = entry.questions else { return "This question is no longer waiting." }
+        if let refusal = await refusal(for: decider) { return refusal }
+        if option == -1 {
+            _ = take(requestID)
+            entry.continuation.resume(returning: .allow(updatedInput: entry.request.input))
+            await audit(entry.request, decision: "skipped", by: decider.id)
+            await close(entry, note: "⏭ Skipped by \(TelegramHTML.escape(decider.name))")
+            await onChange(pending.count)
+            return "Skipped"
+        }
+        picker.pick(question: question, option: option)
+        entry.questions = picker
+        pending[requestID] = entry
+        guard picker.isComplete else {
+            await showQuestions(requestID)
+            return "Noted"
+        }
+        _ = take(requestID)
+        entry.continuation.resume(returning: .allow(updatedInput: picker.answeredInput(entry.request.input)))
+        await audit(entry.request, decision: "answered", by: decider.id)
+        await close(entry, note: "✅ " + TelegramHTML.escape(picker.summary))
+        await onChange(pending.count)
+        return "Answered"
+    }
+
+    /// A reply to an approval message: a denial, with the reply as the reason Claude is given.
+    func denyByReply(to messageID: Int64, text: String, by decider: Decider) async -> Bool {
+        guard let id = pending.first(where: { $0.value.messageID == messageID })?.key else { return false }
+        if await refusal(for: decider) != nil { return false }
+        guard let entry = take(id) else { return false }
+        entry.continuation.resume(returning: .deny(message: "The user denied this and said: \(text)"))
+        await audit(entry.request, decision: "deny-reply", by: decider.id)
+        await close(entry, note: "❌ Denied by \(TelegramHTML.escape(decider.name)): “\(TelegramHTML.escape(ToolActivity.shorten(text, to: 200)))”")
         await onChange(pending.count)
         return true
     }
 
     /// The run is over or cancelled: every open question is denied.
     func denyAll(reason: String) async {
-        let entries = pending.values
-        pending.removeAll()
-        for entry in entries {
+        let ids = Array(pending.keys)
+        for id in ids {
+            guard let entry = take(id) else { continue }
             entry.continuation.resume(returning: .deny(message: reason, interrupt: true))
             await close(entry, note: "⏹ " + TelegramHTML.escape(reason))
         }
-        if !entries.isEmpty { await onChange(0) }
+        if !ids.isEmpty { await onChange(0) }
     }
 
-    private func ask(_ request: PermissionRequest) async {
-        if request.toolName == "AskUserQuestion" {
-            await askAsText(request)
-            return
-        }
+    // MARK: Asking
+
+    private func ask(_ request: PermissionRequest, project: String) async {
         await onChange(pending.count)
-        let project = await project()
-        let text = ApprovalText.question(request, project: project)
+        let text: String
+        var rows: [[InlineKeyboardButton]] = []
+        if request.toolName == "AskUserQuestion" {
+            let picker = QuestionPicker(input: request.input)
+            pending[request.id]?.questions = picker
+            text = picker.text
+            rows = await questionRows(request.id, picker)
+        } else {
+            text = ApprovalText.question(request, project: project)
+            rows = await decisionRows(request)
+        }
+        let rowID = try? await context.permissions.recordAsked(conversation: key, tool: request.toolName, summary: text)
+        pending[request.id]?.rowID = rowID
         do {
-            let allowLabel = request.toolName == "ExitPlanMode" ? "✅ Approve plan" : "✅ Allow"
-            let denyLabel = request.toolName == "ExitPlanMode" ? "✏️ Keep planning" : "❌ Deny"
-            let allow = try await context.callbacks.register("approve:\(request.id):allow", conversation: key)
-            let deny = try await context.callbacks.register("approve:\(request.id):deny", conversation: key)
-            let markup = InlineKeyboardMarkup([[.callback(allowLabel, data: allow), .callback(denyLabel, data: deny)]])
-            let message = try await context.outbox.send(
-                SendMessage(chatID: key.chatID, messageThreadID: key.threadID, text: text, parseMode: .html, replyMarkup: markup))
+            let message = try await context.outbox.send(SendMessage(
+                chatID: key.chatID, messageThreadID: key.threadID, text: text, parseMode: .html,
+                replyMarkup: InlineKeyboardMarkup(rows)))
+            if let rowID { try? await context.permissions.setMessage(approval: rowID, messageID: message.messageID) }
             if pending[request.id] != nil {
                 pending[request.id]?.messageID = message.messageID
+                let limit = context.settings.approvalTimeout
+                pending[request.id]?.timeout = Task { [weak self] in
+                    try? await Task.sleep(for: limit)
+                    guard !Task.isCancelled else { return }
+                    await self?.timedOut(request.id)
+                }
             } else {
                 // Answered or withdrawn while the question was on its way: take the buttons away.
                 try? await context.outbox.editReplyMarkup(
@@ -98,83 +201,100 @@ actor ApprovalBroker: PermissionDelegate {
             }
         } catch {
             context.logger.error("could not ask for approval; denied", metadata: ["error": "\(error)"])
-            if let entry = pending.removeValue(forKey: request.id) {
+            if let entry = take(request.id) {
                 entry.continuation.resume(returning: .deny(message: "The approval request could not be shown to the user."))
             }
         }
     }
 
-    /// Questions for the user are shown as a message; the user answers in their next one.
-    private func askAsText(_ request: PermissionRequest) async {
-        guard let entry = pending.removeValue(forKey: request.id) else { return }
-        let text = ApprovalText.questions(request)
-        _ = try? await context.outbox.send(
-            SendMessage(chatID: key.chatID, messageThreadID: key.threadID, text: text, parseMode: .html))
-        entry.continuation.resume(returning: .deny(
-            message: "The user sees these questions in Telegram and will answer in their next message. End your turn now.",
-            interrupt: false))
+    private func decisionRows(_ request: PermissionRequest) async -> [[InlineKeyboardButton]] {
+        func button(_ label: String, _ choice: Choice) async -> InlineKeyboardButton? {
+            guard let data = try? await context.callbacks.register("approve:\(request.id):\(choice.rawValue)", conversation: key) else {
+                return nil
+            }
+            return .callback(label, data: data)
+        }
+        if request.toolName == "ExitPlanMode" {
+            let first = [await button("✅ Approve → acceptEdits", .planAcceptEdits), await button("✅ Approve → default", .planDefault)]
+            return [first.compactMap { $0 }, [await button("✏️ Keep planning", .deny)].compactMap { $0 }]
+        }
+        var first = [await button("✅ Allow once", .once)]
+        if let rule = ApprovalText.ruleFor(request) {
+            first.append(await button("♾ Always: " + ToolActivity.shorten(ApprovalText.describe(rule), to: 40), .always))
+        }
+        return [first.compactMap { $0 }, [await button("❌ Deny", .deny)].compactMap { $0 }]
+    }
+
+    private func questionRows(_ requestID: String, _ picker: QuestionPicker) async -> [[InlineKeyboardButton]] {
+        var rows: [[InlineKeyboardButton]] = []
+        for (index, question) in picker.questions.enumerated() {
+            var row: [InlineKeyboardButton] = []
+            for (optionIndex, option) in question.options.enumerated() {
+                let selected = picker.selections[index].contains(optionIndex)
+                let label = (selected ? "✓ " : "") + ToolActivity.shorten(option.label, to: 30)
+                if let data = try? await context.callbacks.register("ask:\(requestID):\(index):\(optionIndex)", conversation: key) {
+                    row.append(.callback(label, data: data))
+                }
+            }
+            rows.append(contentsOf: row.chunked(3))
+            if question.multiSelect, let done = try? await context.callbacks.register("ask:\(requestID):\(index):done", conversation: key) {
+                rows.append([.callback("Done" + (picker.questions.count > 1 ? " (\(index + 1))" : ""), data: done)])
+            }
+        }
+        if let skip = try? await context.callbacks.register("ask:\(requestID):0:skip", conversation: key) {
+            rows.append([.callback("⏭ Skip", data: skip)])
+        }
+        return rows
+    }
+
+    private func showQuestions(_ requestID: String) async {
+        guard let entry = pending[requestID], let picker = entry.questions, let messageID = entry.messageID else { return }
+        let rows = await questionRows(requestID, picker)
+        _ = try? await context.outbox.edit(EditMessageText(
+            chatID: key.chatID, messageID: messageID, text: picker.text, parseMode: .html, replyMarkup: InlineKeyboardMarkup(rows)))
+    }
+
+    private func timedOut(_ requestID: String) async {
+        guard let entry = take(requestID) else { return }
+        let limit = ProgressRenderer.format(elapsed: context.settings.approvalTimeout)
+        entry.continuation.resume(returning: .deny(message: "Nobody answered the approval request in \(limit); it was denied."))
+        await audit(entry.request, decision: "timeout", by: nil)
+        await close(entry, note: "⌛ No answer in \(limit): denied.")
+        await onChange(pending.count)
+    }
+
+    // MARK: Helpers
+
+    private func take(_ id: String) -> Pending? {
+        guard let entry = pending.removeValue(forKey: id) else { return nil }
+        entry.timeout?.cancel()
+        if let row = entry.rowID { Task { try? await context.permissions.markDecided(approval: row) } }
+        return entry
+    }
+
+    private func refusal(for decider: Decider) async -> String? {
+        if decider.isAdmin { return nil }
+        guard let requester = await requester(), requester != decider.id else { return nil }
+        return "Only the person who asked Claude (or an admin) can decide this."
+    }
+
+    private func rule(covering request: PermissionRequest, in project: String) async -> PermissionRule? {
+        let rules = (try? await context.permissions.rules(for: project)) ?? []
+        return rules.first { $0.covers(tool: request.toolName, command: request.input["command"]?.string, project: project) }
+    }
+
+    private func audit(_ request: PermissionRequest, decision: String, by userID: Int64?) async {
+        let digest = Digest.sha256Hex(request.input.description)
+        try? await context.audit.record(
+            event: "approval", userID: userID, chatID: key.chatID,
+            detail: "tool=\(request.toolName) input_sha256=\(digest.prefix(16)) decision=\(decision)")
     }
 
     private func close(_ entry: Pending, note: String) async {
         guard let messageID = entry.messageID else { return }
         let project = await project()
-        let text = ApprovalText.question(entry.request, project: project) + "\n\n" + note
-        _ = try? await context.outbox.edit(
-            EditMessageText(chatID: key.chatID, messageID: messageID, text: text, parseMode: .html, replyMarkup: nil))
-    }
-}
-
-/// How a permission request reads on a phone.
-enum ApprovalText {
-    static func question(_ request: PermissionRequest, project: String) -> String {
-        if request.toolName == "ExitPlanMode" {
-            let plan = request.plan ?? request.input["plan"]?.string ?? ""
-            let rendered = TelegramHTML.render(markdown: plan)
-            let visible = StyledText(html: rendered)
-            let chunk = MessageSplitter(maxLength: 3500).ranges(of: visible, markup: .html, maxChunks: 1).first.map(visible.html) ?? ""
-            return "📋 <b>Claude has a plan</b>\n\n" + chunk
-        }
-        var lines = ["🔐 <b>Claude wants to: \(TelegramHTML.escape(ToolActivity.describe(tool: request.toolName, input: request.input, project: project)))</b>"]
-        switch request.toolName {
-        case "Bash":
-            lines.append("<pre><code class=\"language-bash\">\(TelegramHTML.escape(ProgressRenderer.tail(request.input["command"]?.string ?? "", 1500)))</code></pre>")
-        case "Write":
-            let content = request.input["content"]?.string ?? ""
-            lines.append("\(ToolActivity.lineCount(content)) lines:")
-            lines.append("<pre>\(TelegramHTML.escape(String(content.prefix(1200))))\(content.count > 1200 ? "\n…" : "")</pre>")
-        case "Edit":
-            let old = request.input["old_string"]?.string ?? "", new = request.input["new_string"]?.string ?? ""
-            lines.append("<pre><code class=\"language-diff\">\(TelegramHTML.escape(diffPreview(old: old, new: new)))</code></pre>")
-        default:
-            let input = request.input.description
-            lines.append("<pre>\(TelegramHTML.escape(input.count > 1200 ? String(input.prefix(1200)) + "…" : input))</pre>")
-        }
-        if let description = request.description, !description.isEmpty {
-            lines.append("<i>\(TelegramHTML.escape(ToolActivity.shorten(description, to: 300)))</i>")
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    static func questions(_ request: PermissionRequest) -> String {
-        var lines = ["❓ <b>Claude asks</b>"]
-        for question in request.input["questions"]?.array ?? [] {
-            lines.append("")
-            lines.append("<b>" + TelegramHTML.escape(question["question"]?.string ?? "") + "</b>")
-            for option in question["options"]?.array ?? [] {
-                let label = option["label"]?.string ?? ""
-                let description = option["description"]?.string.map { " — " + $0 } ?? ""
-                lines.append("• " + TelegramHTML.escape(label + description))
-            }
-        }
-        lines.append("")
-        lines.append("Answer in your next message.")
-        return lines.joined(separator: "\n")
-    }
-
-    static func diffPreview(old: String, new: String, limit: Int = 1400) -> String {
-        let removed = old.split(separator: "\n", omittingEmptySubsequences: false).map { "- " + $0 }
-        let added = new.split(separator: "\n", omittingEmptySubsequences: false).map { "+ " + $0 }
-        let text = (removed + added).joined(separator: "\n")
-        return text.count > limit ? String(text.prefix(limit)) + "\n…" : text
+        let body = entry.questions?.text ?? ApprovalText.question(entry.request, project: project)
+        _ = try? await context.outbox.edit(EditMessageText(
+            chatID: key.chatID, messageID: messageID, text: body + "\n\n" + note, parseMode: .html, replyMarkup: nil))
     }
 }

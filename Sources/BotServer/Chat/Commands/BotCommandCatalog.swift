@@ -16,6 +16,7 @@ enum BotCommandCatalog {
         Entry(name: "pwd", description: "Show the current folder"),
         Entry(name: "ls", description: "List the current folder"),
         Entry(name: "mode", description: "Permission mode: default, acceptEdits, plan, bypassPermissions"),
+        Entry(name: "permissions", description: "Always-allow rules of this project, to revoke"),
         Entry(name: "model", description: "Claude model: /model name, or /model default"),
         Entry(name: "cost", description: "Spending today, this week and per session"),
         Entry(name: "help", description: "What this bot can do"),

@@ -10,19 +10,18 @@ extension Conversation {
         let parts = payload.split(separator: ":", maxSplits: 1).map(String.init)
         let action = parts.first ?? "", argument = parts.count > 1 ? parts[1] : ""
         switch action {
-        case "approve":
-            let pieces = argument.split(separator: ":").map(String.init)
-            guard pieces.count == 2, let broker else { return }
-            if !(await broker.resolve(requestID: pieces[0], allow: pieces[1] == "allow", userName: sender.name)), let messageID {
-                _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil))
-            }
+        case "revoke":
+            guard let id = Int64(argument) else { return }
+            let removed = (try? await context.permissions.revoke(id, project: settings.project)) ?? false
+            try? await context.audit.record(event: "rule_revoked", userID: sender.id, chatID: key.chatID, detail: argument)
+            await reply(removed ? "🗑 Rule removed: Claude will ask again." : "That rule was already gone.")
         case "cancel":
             if await cancelRun() { await reply("⏹ Stopping Claude…") }
         case "sendnow":
             // Interrupt the run; the queued prompt starts as soon as it has stopped.
             if !(await cancelRun()) { await startQueued() }
         case "continue":
-            try? await prompt("Continue.", messageID: 0, updateID: nil, isForward: false)
+            try? await prompt("Continue.", messageID: 0, updateID: nil, isForward: false, from: sender.id)
         case "new":
             await removeButtons(messageID)
             if active != nil { await reply("Claude is still working. /cancel first, then start a new session.") } else {
@@ -41,14 +40,52 @@ extension Conversation {
                 return
             }
             await removeButtons(messageID)
-            await resume(run, note: action == "resume" ? "Resuming the interrupted run." : nil)
+            await resume(run, by: sender.id, note: action == "resume" ? "Resuming the interrupted run." : nil)
         case "at":
             guard let epoch = Int64(argument) else { return }
             await removeButtons(messageID)
-            scheduleContinuation(at: epoch)
+            scheduleContinuation(at: epoch, by: sender.id)
         default:
             logger.warning("unknown button payload", metadata: ["action": "\(action)"])
         }
+    }
+
+    /// An approval or question tap: decided at once, and the answer is the callback's text
+    /// (the client shows it), so it must not wait on slow work.
+    func decide(_ payload: String, sender: Sender, messageID: Int64?) async -> String {
+        let parts = payload.split(separator: ":").map(String.init)
+        let decider = ApprovalBroker.Decider(id: sender.id, name: sender.name, isAdmin: sender.isAdmin)
+        guard parts.count >= 3, let broker else {
+            await removeButtons(messageID)
+            return "This request is no longer waiting."
+        }
+        let answer: String
+        switch parts[0] {
+        case "approve":
+            guard let choice = ApprovalBroker.Choice(rawValue: parts[2]) else { return "Unknown choice." }
+            answer = await broker.resolve(requestID: parts[1], choice: choice, by: decider)
+        case "ask":
+            guard parts.count == 4, let question = Int(parts[2]) else { return "Unknown choice." }
+            let option: Int? = parts[3] == "done" ? nil : parts[3] == "skip" ? -1 : Int(parts[3])
+            answer = await broker.answerQuestion(requestID: parts[1], question: question, option: option, by: decider)
+        default:
+            return "Unknown choice."
+        }
+        if answer.hasPrefix("This") { await removeButtons(messageID) }
+        return answer
+    }
+
+    /// A reply to an approval message denies it with the reply as the reason.
+    func denyByReply(to messageID: Int64, text: String, sender: Sender) async -> Bool {
+        guard let broker else { return false }
+        return await broker.denyByReply(to: messageID, text: text, by: ApprovalBroker.Decider(id: sender.id, name: sender.name, isAdmin: sender.isAdmin))
+    }
+
+    /// ExitPlanMode approved: the conversation continues in the mode the user picked.
+    func planApproved(continueIn mode: PermissionMode) async {
+        settings.permissionMode = mode
+        await saveSettings()
+        if let session { Task { try? await session.setPermissionMode(mode) } }
     }
 
     private func removeButtons(_ messageID: Int64?) async {
@@ -57,9 +94,9 @@ extension Conversation {
     }
 
     /// Runs an earlier run's prompt again in its session (after a restart cut it off, or a failure).
-    func resume(_ run: RunRecord, note: String?) async {
+    func resume(_ run: RunRecord, by userID: Int64, note: String?) async {
         if active != nil {
-            _ = try? await context.conversations.enqueue(run.prompt, messageID: 0, of: key)
+            _ = try? await context.conversations.enqueue(run.prompt, messageID: 0, userID: userID, of: key)
             await reply("📥 Claude is busy; the prompt is queued after the current run.")
             return
         }
@@ -72,20 +109,20 @@ extension Conversation {
             await saveSettings()
         }
         do {
-            try await startRun(prompt: run.prompt, messageID: nil, updateID: nil, notice: note)
+            try await startRun(prompt: run.prompt, messageID: nil, updateID: nil, requester: userID, notice: note)
         } catch {
             await reply("Could not start the run: \(TelegramHTML.escape("\(error)"))")
         }
     }
 
     /// A usage limit said when it resets: continue by itself then.
-    private func scheduleContinuation(at epoch: Int64) {
+    private func scheduleContinuation(at epoch: Int64, by userID: Int64) {
         scheduledContinuation?.cancel()
         let delay = max(0, epoch * 1000 - UnixTime.nowMillis()) + 30_000
         scheduledContinuation = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(delay))
             guard !Task.isCancelled, let self else { return }
-            try? await self.prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false)
+            try? await self.prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false, from: userID)
         }
         Task { await reply("⏰ I'll continue at \(RunFailure.clock(epoch)) UTC (if the bot is not restarted before then).") }
     }

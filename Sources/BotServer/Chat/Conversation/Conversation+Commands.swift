@@ -30,11 +30,12 @@ extension Conversation {
         case "mode": await setMode(command.arguments, sender: sender)
         case "model": await setModel(command.arguments)
         case "cost": await reply(await costText())
+        case "permissions": await listPermissions()
         default:
             if BotCommandCatalog.claudeCommands.contains(command.name) {
                 // Claude Code's own command: the CLI reads it from the prompt.
                 let text = "/" + command.name + (command.arguments.isEmpty ? "" : " " + command.arguments)
-                try await prompt(text, messageID: messageID, updateID: updateID, isForward: false)
+                try await prompt(text, messageID: messageID, updateID: updateID, isForward: false, from: sender.id)
             } else {
                 await reply(
                     "I don't know /\(TelegramHTML.escape(command.name)). /help lists my commands; to send it to Claude as text, write it without the slash.")
@@ -82,6 +83,9 @@ extension Conversation {
         let title = summary.map { " — " + TelegramHTML.escape($0.title) } ?? (settings.sessionStarted ? "" : " (new)")
         lines.append("💬 <b>Session</b> <code>\(settings.sessionID.prefix(8))</code>\(title)")
         lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(settings.model ?? "default"))")
+        if settings.permissionMode == .bypassPermissions {
+            lines.insert("⚠️ <b>bypassPermissions</b>: Claude runs every tool without asking.", at: 0)
+        }
         if let run = active {
             let elapsed = ProgressRenderer.format(elapsed: .now - run.startedAt)
             let waiting = await broker?.waiting ?? 0
@@ -116,6 +120,20 @@ extension Conversation {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    private func listPermissions() async {
+        let rules = (try? await context.permissions.rules(for: settings.project)) ?? []
+        guard !rules.isEmpty else {
+            await reply("🔐 No always-allow rules in <code>\(TelegramHTML.escape(displayProject))</code>: Claude asks before tools that change things.")
+            return
+        }
+        var rows: [[InlineKeyboardButton]] = []
+        for rule in rules {
+            if let button = await button("🗑 " + ToolActivity.shorten(ApprovalText.describe(rule), to: 40), "revoke:\(rule.id)") { rows.append([button]) }
+        }
+        let list = rules.map { "• " + TelegramHTML.escape(ApprovalText.describe($0)) }.joined(separator: "\n")
+        await reply("🔐 <b>Always allowed</b> in <code>\(TelegramHTML.escape(displayProject))</code>:\n" + list + "\n\nTap one to revoke it.", markup: InlineKeyboardMarkup(rows))
     }
 
     private func listSessions() async {

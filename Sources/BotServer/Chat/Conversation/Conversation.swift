@@ -13,6 +13,8 @@ actor Conversation {
         var id: Int64
         let prompt: String
         let startedAt: ContinuousClock.Instant
+        /// Who asked: they (or an admin) answer the run's approvals.
+        let requesterID: Int64
         var task: Task<Void, Never>?
         var progressMessageID: Int64?
         var cancelRequested = false
@@ -82,11 +84,11 @@ actor Conversation {
     /// A prompt from the user. Runs at once when idle; otherwise it is queued (joined to
     /// what is already queued) and the notice offers to send it now. Forwarded messages
     /// are collected for a short window first, so that a batch of forwards is one prompt.
-    func prompt(_ text: String, messageID: Int64, updateID: Int64?, isForward: Bool) async throws {
+    func prompt(_ text: String, messageID: Int64, updateID: Int64?, isForward: Bool, from userID: Int64) async throws {
         try await load()
         let window = context.settings.forwardCollectWindow
         if isForward && window > .zero {
-            _ = try await context.conversations.enqueue(text, messageID: messageID, of: key)
+            _ = try await context.conversations.enqueue(text, messageID: messageID, userID: userID, of: key)
             forwardTimer?.cancel()
             forwardTimer = Task { [weak self] in
                 try? await Task.sleep(for: window)
@@ -97,11 +99,11 @@ actor Conversation {
             return
         }
         if active != nil || forwardTimer != nil {
-            let queued = try await context.conversations.enqueue(text, messageID: messageID, of: key)
+            let queued = try await context.conversations.enqueue(text, messageID: messageID, userID: userID, of: key)
             await showQueuedNotice(queued)
             return
         }
-        try await startRun(prompt: text, messageID: messageID == 0 ? nil : messageID, updateID: updateID)
+        try await startRun(prompt: text, messageID: messageID == 0 ? nil : messageID, updateID: updateID, requester: userID)
     }
 
     private func forwardWindowClosed() async {
@@ -119,7 +121,7 @@ actor Conversation {
                 _ = try? await context.outbox.edit(EditMessageText(
                     chatID: key.chatID, messageID: notice, text: "▶️ Your queued message is on its way to Claude.", replyMarkup: nil))
             }
-            try await startRun(prompt: queued.text, messageID: nil, updateID: nil)
+            try await startRun(prompt: queued.text, messageID: nil, updateID: nil, requester: queued.userID)
         } catch {
             logger.error("could not start the queued prompt", metadata: ["error": "\(error)"])
         }
@@ -172,7 +174,9 @@ actor Conversation {
         options.permissionMode = settings.permissionMode
         let broker = ApprovalBroker(
             context: context, key: key, project: { [weak self] in await self?.settings.project ?? "" },
-            onChange: { [weak self] waiting in await self?.approvalsChanged(waiting) })
+            requester: { [weak self] in await self?.active?.requesterID },
+            onChange: { [weak self] waiting in await self?.approvalsChanged(waiting) },
+            onPlanApproved: { [weak self] mode in await self?.planApproved(continueIn: mode) })
         self.broker = broker
         var sessionLogger = logger
         sessionLogger[metadataKey: "session"] = "\(settings.sessionID)"
