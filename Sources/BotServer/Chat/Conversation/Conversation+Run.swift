@@ -40,24 +40,9 @@ extension Conversation {
         let clock = ContinuousClock()
         let startedAt = clock.now
         active?.progress = RunProgress(project: settings.project)
-        let cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
-        var editor: Throttled<ProgressFrame>?
-        do {
-            let message = try await context.outbox.send(SendMessage(
-                chatID: key.chatID, messageThreadID: key.threadID,
-                text: renderProgress(elapsed: .zero, note: notice), parseMode: .html, replyMarkup: cancelMarkup))
-            active?.progressMessageID = message.messageID
-            try? await context.runs.setProgressMessage(run: runID, messageID: message.messageID)
-            let outbox = context.outbox, chatID = key.chatID, messageID = message.messageID
-            editor = Throttled(interval: editInterval) { frame in
-                _ = try? await outbox.edit(EditMessageText(
-                    chatID: chatID, messageID: messageID, text: frame.html, parseMode: .html,
-                    replyMarkup: frame.final ? nil : cancelMarkup))
-            }
-        } catch {
-            runLogger.warning("progress message not sent; the run goes on without it", metadata: ["error": "\(error)"])
-        }
-        active?.editor = editor
+        // The prompt goes to Claude first; the progress message (paced like every message
+        // of the chat) follows on its own and catches up with whatever happened meanwhile.
+        let progressReady = Task { await self.openProgressMessage(runID: runID, notice: notice, startedAt: startedAt) }
         active?.drafts = makeDraftStream(draftID: runID)
         let ticker = Task { [weak self] in
             while !Task.isCancelled {
@@ -96,13 +81,40 @@ extension Conversation {
             break
         }
         ticker.cancel()
+        await progressReady.value
         await context.slots.release()
         await active?.drafts?.close(with: nil)
         await broker?.denyAll(reason: "The run is over.")
         await conclude(
-            runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, editor: editor, freshNote: freshNote,
-            logger: runLogger)
+            runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, editor: active?.editor,
+            freshNote: freshNote, logger: runLogger)
         await runEnded()
+    }
+
+    /// Sends the run's progress message (with its Cancel button) and sets up its throttled
+    /// editing; the run does without it if Telegram will not take it.
+    private func openProgressMessage(runID: Int64, notice: String?, startedAt: ContinuousClock.Instant) async {
+        let cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
+        let first = renderProgress(elapsed: .now - startedAt, note: notice)
+        do {
+            let message = try await context.outbox.send(SendMessage(
+                chatID: key.chatID, messageThreadID: key.threadID, text: first, parseMode: .html, replyMarkup: cancelMarkup))
+            active?.progressMessageID = message.messageID
+            let outbox = context.outbox, chatID = key.chatID, messageID = message.messageID
+            let editor = Throttled<ProgressFrame>(interval: editInterval) { frame in
+                _ = try? await outbox.edit(EditMessageText(
+                    chatID: chatID, messageID: messageID, text: frame.html, parseMode: .html,
+                    replyMarkup: frame.final ? nil : cancelMarkup))
+            }
+            active?.editor = editor
+            // Events that came while the message was on its way: shown now (an unchanged
+            // text would only spend the chat's budget on "message is not modified").
+            let current = renderProgress(elapsed: .now - startedAt, note: notice)
+            if current != first { await editor.offer(ProgressFrame(html: current)) }
+            try? await context.runs.setProgressMessage(run: runID, messageID: message.messageID)
+        } catch {
+            logger.warning("progress message not sent; the run goes on without it", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Waits for one of the MAX_CONCURRENT_RUNS slots, telling the user when it has to wait.

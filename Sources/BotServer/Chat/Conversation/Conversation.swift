@@ -149,9 +149,10 @@ actor Conversation {
 
     /// The user sees at once that the prompt was taken: 👀 on their message and "typing…".
     func acknowledge(messageID: Int64, typing: Bool = true) async {
+        // Neither is awaited: recording the run must not wait for Telegram's answers.
         let outbox = context.outbox, key = key, features = context.features
         if typing {
-            await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing))
+            Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
         }
         guard features.reactionsAvailable(in: key.chatID) else { return }
         Task {
