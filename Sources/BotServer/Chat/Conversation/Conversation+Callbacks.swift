@@ -109,7 +109,7 @@ extension Conversation {
             await saveSettings()
         }
         do {
-            try await startRun(prompt: run.prompt, messageID: nil, updateID: nil, requester: userID, notice: note)
+            try await startRun(prompt: run.prompt, updateID: nil, requester: userID, notice: note)
         } catch {
             await reply("Could not start the run: \(TelegramHTML.escape("\(error)"))")
         }

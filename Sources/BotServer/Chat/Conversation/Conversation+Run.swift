@@ -5,16 +5,15 @@ import Logging
 extension Conversation {
     /// Records the run (so a crash from here on is reported as an interrupted run) and
     /// starts it as a task of its own.
-    func startRun(prompt: String, messageID: Int64?, updateID: Int64?, requester: Int64, notice: String? = nil) async throws {
+    func startRun(prompt: String, updateID: Int64?, requester: Int64, notice: String? = nil) async throws {
         // Claimed before the first await: the actor takes other calls while this one waits,
         // and one of them must not start a second run meanwhile. It queues instead.
         guard active == nil else {
-            let queued = try await context.conversations.enqueue(prompt, messageID: messageID ?? 0, userID: requester, of: key)
+            let queued = try await context.conversations.enqueue(prompt, messageID: 0, userID: requester, of: key)
             await showQueuedNotice(queued)
             return
         }
         active = ActiveRun(id: 0, prompt: prompt, startedAt: .now, requesterID: requester)
-        if let messageID { await acknowledge(messageID: messageID) }
         let runID: Int64
         do {
             runID = try await context.runs.begin(

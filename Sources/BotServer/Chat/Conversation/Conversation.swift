@@ -59,14 +59,14 @@ actor Conversation {
     /// Reads the stored settings the first time the conversation is used.
     func load() async throws {
         guard !loaded else { return }
+        // A new conversation is saved when something of it changes (its session starts, a
+        // command sets something): its first prompt does not wait for a write.
         if let stored = try await context.conversations.settings(of: key) {
             settings = stored
             // The folder may have gone (or the root moved): fall back rather than fail every prompt.
             if !WorkspacePath.isDirectory(stored.project) || !WorkspacePath.contains(root: context.settings.workspaceRoot, stored.project) {
                 settings.project = context.settings.defaultProject ?? context.settings.workspaceRoot
             }
-        } else {
-            try await context.conversations.save(settings, of: key)
         }
         loaded = true
     }
@@ -85,6 +85,8 @@ actor Conversation {
     /// what is already queued) and the notice offers to send it now. Forwarded messages
     /// are collected for a short window first, so that a batch of forwards is one prompt.
     func prompt(_ text: String, messageID: Int64, updateID: Int64?, isForward: Bool, from userID: Int64) async throws {
+        // Before anything that waits: the user sees at once that the prompt was taken.
+        if messageID != 0 { acknowledge(messageID: messageID) }
         try await load()
         let window = context.settings.forwardCollectWindow
         if isForward && window > .zero {
@@ -95,7 +97,6 @@ actor Conversation {
                 guard !Task.isCancelled, let self else { return }
                 await self.forwardWindowClosed()
             }
-            if messageID != 0 { await acknowledge(messageID: messageID) }
             return
         }
         if active != nil || forwardTimer != nil {
@@ -103,7 +104,7 @@ actor Conversation {
             await showQueuedNotice(queued)
             return
         }
-        try await startRun(prompt: text, messageID: messageID == 0 ? nil : messageID, updateID: updateID, requester: userID)
+        try await startRun(prompt: text, updateID: updateID, requester: userID)
     }
 
     private func forwardWindowClosed() async {
@@ -121,14 +122,13 @@ actor Conversation {
                 _ = try? await context.outbox.edit(EditMessageText(
                     chatID: key.chatID, messageID: notice, text: "▶️ Your queued message is on its way to Claude.", replyMarkup: nil))
             }
-            try await startRun(prompt: queued.text, messageID: nil, updateID: nil, requester: queued.userID)
+            try await startRun(prompt: queued.text, updateID: nil, requester: queued.userID)
         } catch {
             logger.error("could not start the queued prompt", metadata: ["error": "\(error)"])
         }
     }
 
     func showQueuedNotice(_ queued: QueuedPrompt) async {
-        if queued.messageID != 0 { await acknowledge(messageID: queued.messageID, typing: false) }
         let text = "📥 Queued: it goes to Claude when the current run ends. Messages you send meanwhile are added to it."
         do {
             let sendNow = try await context.callbacks.register("sendnow", conversation: key)
@@ -148,12 +148,10 @@ actor Conversation {
     }
 
     /// The user sees at once that the prompt was taken: 👀 on their message and "typing…".
-    func acknowledge(messageID: Int64, typing: Bool = true) async {
+    func acknowledge(messageID: Int64) {
         // Neither is awaited: recording the run must not wait for Telegram's answers.
         let outbox = context.outbox, key = key, features = context.features
-        if typing {
-            Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
-        }
+        Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
         guard features.reactionsAvailable(in: key.chatID) else { return }
         Task {
             if !(await outbox.react(SetMessageReaction(chatID: key.chatID, messageID: messageID, emoji: "👀"))) {
