@@ -11,6 +11,8 @@ import Synchronization
 final class ChatService: ConversationHandler {
     let context: ChatContext
     private let registry = Mutex<[ConversationKey: Conversation]>([:])
+    /// Prompts already acknowledged (typing, 👀) on receipt, by update id.
+    private let acknowledged = Mutex<Set<Int64>>([])
 
     init(context: ChatContext) { self.context = context }
 
@@ -48,6 +50,19 @@ final class ChatService: ConversationHandler {
             // Telegram sends these for changes the user did not make too; a prompt is what was sent.
             context.logger.debug("edited message ignored", metadata: ["update_id": "\(record.updateID)"])
         }
+    }
+
+    /// On receipt, before the update waits for its lane: an allowed user's prompt gets
+    /// "typing…" and 👀 at once. Only what is cheap to tell from the update is done here;
+    /// the rest (commands, groups, replies) waits for `handle`.
+    func received(_ record: InboxRecord) {
+        guard record.kind == "message", let key = record.conversation, key.chatID > 0,
+            let update = try? JSONDecoder().decode(Update.self, from: Data(record.payload)),
+            let message = update.message, let user = message.from, !user.isBot, context.settings.isAllowed(user.id),
+            let text = message.text, !text.hasPrefix("/"), !text.trimmingWhitespace().isEmpty, message.replyToMessage == nil
+        else { return }
+        _ = acknowledged.withLock { $0.insert(record.updateID) }
+        Conversation.acknowledge(messageID: message.messageID, in: key, context: context)
     }
 
     // MARK: Messages
@@ -93,8 +108,10 @@ final class ChatService: ConversationHandler {
             }
             return
         }
+        let alreadyAcknowledged = acknowledged.withLock { $0.remove(updateID) } != nil
         try await conversation.prompt(
-            prompt, messageID: message.messageID, updateID: updateID, isForward: message.isForwarded, from: user.id)
+            prompt, messageID: message.messageID, updateID: updateID, isForward: message.isForwarded, from: user.id,
+            acknowledged: alreadyAcknowledged)
     }
 
     private func mentionsMe(_ text: String, _ entities: [MessageEntity]?) -> Bool {

@@ -7,6 +7,13 @@ import Synchronization
 /// delivered again after a crash cut off an earlier attempt.
 protocol ConversationHandler: Sendable {
     func handle(_ update: InboxRecord, attempt: Int) async throws
+    /// Told as soon as a new update is committed, before it waits in its lane: for what
+    /// the user should see at once (typing…). Must return immediately; nothing durable.
+    func received(_ update: InboxRecord)
+}
+
+extension ConversationHandler {
+    func received(_ update: InboxRecord) {}
 }
 
 /// Takes stored updates and hands each to its conversation's lane. A lane is a
@@ -83,6 +90,8 @@ final class Dispatcher: Sendable {
 
     /// Hands a stored (committed) update to its conversation. Returns at once.
     func submit(_ record: InboxRecord) {
+        let accepted = state.withLock { state in !state.draining && !state.known.contains(record.updateID) }
+        if accepted { handler.received(record) }
         state.withLock { state in
             guard !state.draining, !state.known.contains(record.updateID) else { return }
             let key = record.conversation

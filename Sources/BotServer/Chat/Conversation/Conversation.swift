@@ -84,9 +84,11 @@ actor Conversation {
     /// A prompt from the user. Runs at once when idle; otherwise it is queued (joined to
     /// what is already queued) and the notice offers to send it now. Forwarded messages
     /// are collected for a short window first, so that a batch of forwards is one prompt.
-    func prompt(_ text: String, messageID: Int64, updateID: Int64?, isForward: Bool, from userID: Int64) async throws {
+    func prompt(
+        _ text: String, messageID: Int64, updateID: Int64?, isForward: Bool, from userID: Int64, acknowledged: Bool = false
+    ) async throws {
         // Before anything that waits: the user sees at once that the prompt was taken.
-        if messageID != 0 { acknowledge(messageID: messageID) }
+        if messageID != 0 && !acknowledged { acknowledge(messageID: messageID) }
         try await load()
         let window = context.settings.forwardCollectWindow
         if isForward && window > .zero {
@@ -149,8 +151,12 @@ actor Conversation {
 
     /// The user sees at once that the prompt was taken: 👀 on their message and "typing…".
     func acknowledge(messageID: Int64) {
-        // Neither is awaited: recording the run must not wait for Telegram's answers.
-        let outbox = context.outbox, key = key, features = context.features
+        Self.acknowledge(messageID: messageID, in: key, context: context)
+    }
+
+    /// Neither is awaited: recording the run must not wait for Telegram's answers.
+    nonisolated static func acknowledge(messageID: Int64, in key: ConversationKey, context: ChatContext) {
+        let outbox = context.outbox, features = context.features
         Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
         guard features.reactionsAvailable(in: key.chatID) else { return }
         Task {
