@@ -4,6 +4,8 @@ import Subprocess
 import Testing
 import TestSupport
 
+@testable import BotServer
+
 /// Approvals from the phone, through the real CLI: once, always, deny (button or reply),
 /// timeouts, stale and foreign taps, parallel requests, questions and plans, restarts.
 @Suite(.serialized) struct ChatApprovalTests {
@@ -39,6 +41,16 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "No always-allow rules") != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+        // Every decision is audited: who, which tool, a digest of the input, what was decided.
+        let connection = try SQLiteConnection(path: harness.dataDirectory + "/bot.sqlite", mode: .readOnly)
+        defer { connection.close() }
+        let audit = try connection.prepare("SELECT user_id, detail FROM audit_log WHERE event = 'approval' ORDER BY id").query {
+            ($0.optionalInt64(0), $0.string(1) ?? "")
+        }
+        #expect(audit.count == 2, "\(audit)")
+        #expect(audit.first?.0 == ChatHarness.user && audit.first?.1.contains("tool=Write") == true && audit.first?.1.contains("decision=always") == true)
+        #expect(audit.first?.1.contains("input_sha256=") == true)
+        #expect(audit.last?.0 == nil && audit.last?.1.contains("decision=allow-rule:") == true)
     }
 
     @Test func aReplyDeniesWithItsTextAsTheReasonAndADoubleTapChangesNothing() async throws {
