@@ -27,6 +27,8 @@ struct ChatSettings: Sendable {
     /// Stream partial answers with sendMessageDraft in private chats.
     var draftStreaming: Bool
     var claude: ClaudeConfiguration
+    /// How git runs: credentials for remotes, the author identity, its time limit.
+    var git: Git
     /// Scratch files (answers sent as documents); under DATA_DIR.
     var temporaryDirectory: String
 
@@ -69,7 +71,13 @@ struct ChatSettings: Sendable {
             maxAnswerMessages: try environment.integer("ANSWER_MAX_MESSAGES", default: 5, range: 1...50),
             approvalTimeout: .seconds(try environment.integer("APPROVAL_TIMEOUT", default: 600, range: 5...86_400)),
             draftStreaming: try environment.choice("DRAFT_STREAMING", default: true, ["on": true, "off": false, "true": true, "false": false, "1": true, "0": false]),
-            claude: claude, temporaryDirectory: dataDirectory + "/tmp")
+            claude: claude,
+            git: Git(
+                timeout: .seconds(try environment.integer("GIT_TIMEOUT_SECONDS", default: 120, range: 5...3600)),
+                token: environment.optional("GIT_TOKEN"), sshKeyPath: environment.optional("GIT_SSH_KEY"),
+                authorName: environment.optional("GIT_AUTHOR_NAME"), authorEmail: environment.optional("GIT_AUTHOR_EMAIL"),
+                environment: ["PATH": environment.optional("PATH") ?? "/usr/local/bin:/usr/bin:/bin", "HOME": home]),
+            temporaryDirectory: dataDirectory + "/tmp")
     }
 
     private static func userIDs(_ environment: Environment, _ name: String, required: Bool) throws(ConfigurationError) -> Set<Int64> {

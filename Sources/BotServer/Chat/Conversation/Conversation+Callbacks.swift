@@ -10,6 +10,9 @@ extension Conversation {
         let parts = payload.split(separator: ":", maxSplits: 1).map(String.init)
         let action = parts.first ?? "", argument = parts.count > 1 ? parts[1] : ""
         switch action {
+        case "git":
+            let pieces = argument.split(separator: ":", maxSplits: 1).map(String.init)
+            _ = await gitCallback(pieces.first ?? "", pieces.count > 1 ? pieces[1] : "", sender: sender, messageID: messageID)
         case "revoke":
             guard let id = Int64(argument) else { return }
             let removed = (try? await context.permissions.revoke(id, project: settings.project)) ?? false

@@ -32,6 +32,7 @@ extension Conversation {
         case "cost": await reply(await costText())
         case "permissions": await listPermissions()
         default:
+            if await gitCommand(command, sender: sender) { return }
             if BotCommandCatalog.claudeCommands.contains(command.name) {
                 // Claude Code's own command: the CLI reads it from the prompt.
                 let text = "/" + command.name + (command.arguments.isEmpty ? "" : " " + command.arguments)
@@ -97,6 +98,7 @@ extension Conversation {
         if let queued = try? await context.conversations.queued(of: key) {
             lines.append("📥 <b>Queued</b> one message (\(queued.text.count) characters)")
         }
+        if let gitLines = await gitStatusLines() { lines.append(contentsOf: gitLines) }
         let running = await context.slots.running, waitingRuns = await context.slots.waiting
         lines.append("⚙️ \(running) of \(context.settings.maxConcurrentRuns) Claude runs busy" + (waitingRuns > 0 ? ", \(waitingRuns) waiting" : ""))
         let today = (try? await context.runs.cost(of: key, since: UnixTime.startOfDayMillis())) ?? (cost: 0, runs: 0)

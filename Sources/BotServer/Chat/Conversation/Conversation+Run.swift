@@ -260,10 +260,17 @@ extension Conversation {
         var row: [InlineKeyboardButton] = []
         if let next = await button("➡️ Continue", "continue") { row.append(next) }
         if let fresh = await button("🆕 New session", "new") { row.append(fresh) }
+        var rows = [row]
+        // Files changed in a repository: see them, commit them or throw them away.
+        if !progress.changedFiles.isEmpty, await gitStatusLines() != nil {
+            let gitRow = [await button("🔍 Show diff", "git:diff"), await button("✅ Commit", "git:commit-ask"), await button("🗑 Discard", "git:discard")]
+            rows.append(gitRow.compactMap { $0 })
+        }
         let delivery = AnswerDelivery(
             outbox: context.outbox, formatter: AnswerFormatter(maxMessages: context.settings.maxAnswerMessages),
             temporaryDirectory: context.settings.temporaryDirectory, logger: logger)
-        await delivery.deliver(markdown: answer, to: key, buttons: row.isEmpty ? nil : InlineKeyboardMarkup([row]))
+        let kept = rows.filter { !$0.isEmpty }
+        await delivery.deliver(markdown: answer, to: key, buttons: kept.isEmpty ? nil : InlineKeyboardMarkup(kept))
     }
 
     /// The CLI reports the session's running total; a run costs the difference.

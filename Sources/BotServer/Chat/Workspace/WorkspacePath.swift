@@ -39,6 +39,18 @@ enum WorkspacePath {
         return .success(real)
     }
 
+    /// A file or folder `input` names (for /diff path): the same refusals, but it need not be a folder.
+    static func resolveFile(_ input: String, in root: String, from current: String) -> Result<String, WorkspacePathError> {
+        let trimmed = input.trimmingWhitespace()
+        if trimmed.hasPrefix("/") || trimmed.hasPrefix("~") { return .failure(.absolute) }
+        let components = trimmed.split(separator: "/", omittingEmptySubsequences: true)
+        if components.contains("..") { return .failure(.parentReference) }
+        let candidate = current + "/" + components.filter { $0 != "." }.joined(separator: "/")
+        guard let real = realPath(candidate) else { return .failure(.notFound(trimmed)) }
+        guard contains(root: root, real) else { return .failure(.escapes(trimmed)) }
+        return .success(real)
+    }
+
     static func contains(root: String, _ path: String) -> Bool {
         path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
     }

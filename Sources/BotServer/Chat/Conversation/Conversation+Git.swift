@@ -1,0 +1,348 @@
+import FoundationEssentials
+import Glibc
+
+/// Git from the chat: see and ship what Claude changed, bring repositories in. Every call
+/// goes through `Git` (argv, time limit, no prompts); failures are one sentence plus git's
+/// own words in a code block.
+extension Conversation {
+    var git: Git { context.settings.git }
+
+    func gitCommand(_ command: ParsedCommand, sender: Sender) async -> Bool {
+        switch command.name {
+        case "diff": await showDiff(path: command.arguments)
+        case "log": await showLog(count: Int(command.arguments) ?? 10)
+        case "branch": await branch(command.arguments)
+        case "commit": await commit(message: command.arguments, sender: sender)
+        case "push": await confirmPush()
+        case "pull": await pull()
+        case "stash": await stash(command.arguments)
+        case "undo": await confirmUndo()
+        case "clone": await clone(command.arguments, sender: sender)
+        case "init": await initRepository(command.arguments)
+        default: return false
+        }
+        return true
+    }
+
+    func gitCallback(_ action: String, _ argument: String, sender: Sender, messageID: Int64?) async -> Bool {
+        switch action {
+        case "diff": await showDiff(path: "")
+        case "commit-ask": await reply("Send /commit followed by a message, e.g. <code>/commit Fix the parser</code>.")
+        case "push": await push(sender: sender, messageID: messageID)
+        case "undo": await undo(sender: sender, messageID: messageID)
+        case "discard": await confirmUndo()
+        case "branch": await switchBranch(argument)
+        case "dismiss": await clearButtons(messageID)
+        default: return false
+        }
+        return true
+    }
+
+    private func clearButtons(_ messageID: Int64?) async {
+        guard let messageID else { return }
+        _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil))
+    }
+
+    func replyGitError(_ error: GitError) async {
+        var text = "⚠️ " + TelegramHTML.escape(error.summary) + "."
+        if !error.output.isEmpty { text += "\n" + ApprovalText.code(ProgressRenderer.tail(error.output, 1500), language: nil) }
+        await reply(text)
+    }
+
+    // MARK: Looking
+
+    /// Branch, upstream and what changed: the git part of /status (nil outside a repository).
+    func gitStatusLines() async -> [String]? {
+        guard let status = try? await git.run(["status", "--porcelain=v1", "--branch"], in: settings.project) else { return nil }
+        let lines = status.split(separator: "\n").map(String.init)
+        var result: [String] = []
+        if let head = lines.first, head.hasPrefix("## ") {
+            result.append("🌿 <b>Branch</b> <code>\(TelegramHTML.escape(String(head.dropFirst(3))))</code>")
+        }
+        let changes = lines.dropFirst()
+        result.append(changes.isEmpty ? "✨ Working tree clean" : "📝 \(changes.count) changed file\(changes.count == 1 ? "" : "s")")
+        for change in changes.prefix(10) { result.append("<code>\(TelegramHTML.escape(change))</code>") }
+        if changes.count > 10 { result.append("… and \(changes.count - 10) more") }
+        return result
+    }
+
+    func showDiff(path: String) async {
+        var arguments = ["diff", "HEAD", "--no-ext-diff", "--stat=72", "--patch"]
+        if !path.isEmpty {
+            guard case .success(let resolved) = WorkspacePath.resolveFile(path, in: context.settings.workspaceRoot, from: settings.project) else {
+                await reply("🚫 That path is not inside the project.")
+                return
+            }
+            arguments += ["--", resolved]
+        }
+        do {
+            try await addIntentToAdd()
+            let diff = try await git.run(arguments, in: settings.project)
+            guard !diff.trimmingWhitespace().isEmpty else {
+                await reply("✨ No changes since the last commit.")
+                return
+            }
+            await sendDiff(diff)
+        } catch {
+            if error.output.contains("ambiguous argument 'HEAD'") {
+                await reply("The repository has no commit yet: nothing to compare with.")
+            } else {
+                await replyGitError(error)
+            }
+        }
+    }
+
+    /// New files show in the diff (an intent-to-add entry stages nothing of their content).
+    private func addIntentToAdd() async throws(GitError) {
+        try await git.run(["add", "--intent-to-add", "--all"], in: settings.project)
+    }
+
+    private func sendDiff(_ diff: String) async {
+        let html = "<pre><code class=\"language-diff\">" + TelegramHTML.escape(diff) + "</code></pre>"
+        if StyledText(html: html).text.utf16.count <= 3800 {
+            await reply(html)
+            return
+        }
+        // Long: the summary (files and +/- counts) as a message, the whole diff as a file.
+        let summary = diff.split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.hasPrefix("diff --git") }.joined(separator: "\n")
+        let path = context.settings.temporaryDirectory + "/changes-\(key.chatID)-\(CallbackStore.randomToken()).diff"
+        let bytes = Array(diff.utf8)
+        guard AnswerDelivery.write(bytes, to: path) else {
+            await reply("Could not write the diff file.")
+            return
+        }
+        defer { unlink(path) }
+        let caption = "<pre>" + TelegramHTML.escape(ToolActivity.shorten(summary, to: 900)) + "</pre>"
+        let upload = TelegramBotAPI.Upload(field: "document", path: path, filename: "changes.diff", contentType: "text/x-diff", size: bytes.count)
+        do {
+            _ = try await context.outbox.sendFile(method: "sendDocument", chatID: key.chatID, messageThreadID: key.threadID, caption: caption, file: upload)
+        } catch {
+            await reply("The diff could not be sent: \(TelegramHTML.escape("\(error)"))")
+        }
+    }
+
+    private func showLog(count: Int) async {
+        let n = min(max(count, 1), 50)
+        do {
+            let log = try await git.run(["log", "-n", String(n), "--date=relative", "--format=%h %ad %an: %s"], in: settings.project)
+            await reply(log.isEmpty ? "No commits yet." : "<pre>" + TelegramHTML.escape(log) + "</pre>")
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    // MARK: Branches
+
+    private func branch(_ argument: String) async {
+        if !argument.isEmpty {
+            guard Self.isValidBranchName(argument) else {
+                await reply("🚫 Not a branch name I will create.")
+                return
+            }
+            do {
+                try await git.run(["switch", "-c", argument], in: settings.project)
+                await reply("🌿 Created and switched to <code>\(TelegramHTML.escape(argument))</code>.")
+            } catch {
+                await replyGitError(error)
+            }
+            return
+        }
+        do {
+            let output = try await git.run(["branch", "--format=%(HEAD) %(refname:short)"], in: settings.project)
+            var rows: [[InlineKeyboardButton]] = []
+            var lines: [String] = []
+            for line in output.split(separator: "\n") {
+                let current = line.hasPrefix("*")
+                let name = String(line.dropFirst(2))
+                lines.append((current ? "● " : "• ") + "<code>\(TelegramHTML.escape(name))</code>")
+                if !current, rows.count < 20, let button = await button("Switch to " + ToolActivity.shorten(name, to: 40), "git:branch:\(name)") {
+                    rows.append([button])
+                }
+            }
+            await reply("🌿 <b>Branches</b>\n" + lines.joined(separator: "\n") + "\n\n/branch name creates one.", markup: rows.isEmpty ? nil : InlineKeyboardMarkup(rows))
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    private func switchBranch(_ name: String) async {
+        guard Self.isValidBranchName(name) else { return }
+        do {
+            try await git.run(["switch", "--", name], in: settings.project)
+            await reply("🌿 Switched to <code>\(TelegramHTML.escape(name))</code>.")
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    static func isValidBranchName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 100 && !name.hasPrefix("-") && !name.contains("..") && !name.hasSuffix(".lock")
+            && name.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) }
+    }
+
+    // MARK: Shipping
+
+    private func commit(message: String, sender: Sender) async {
+        guard !message.isEmpty else {
+            await reply("Give the commit a message: <code>/commit Fix the parser</code>.")
+            return
+        }
+        do {
+            try await git.run(["add", "--all"], in: settings.project)
+            try await git.run(["commit", "--no-verify", "-m", message], in: settings.project)
+            let summary = try await git.run(["log", "-1", "--format=%h %s", "--shortstat"], in: settings.project)
+            try? await context.audit.record(event: "git_commit", userID: sender.id, chatID: key.chatID, detail: settings.project)
+            await reply("✅ Committed\n<pre>" + TelegramHTML.escape(summary.trimmingWhitespace()) + "</pre>")
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    private func upstream() async -> (branch: String, remote: String)? {
+        guard let branch = try? await git.run(["symbolic-ref", "--short", "HEAD"], in: settings.project).trimmingWhitespace(), !branch.isEmpty else {
+            return nil
+        }
+        let remote = (try? await git.run(["config", "--get", "branch.\(branch).remote"], in: settings.project).trimmingWhitespace()) ?? ""
+        return (branch, remote.isEmpty ? "origin" : remote)
+    }
+
+    private func confirmPush() async {
+        guard let target = await upstream() else {
+            await replyGitError(GitError(kind: .detachedHead, summary: "HEAD is detached: switch to a branch first (/branch)", output: ""))
+            return
+        }
+        let push = await button("⬆️ Push \(ToolActivity.shorten(target.branch, to: 30)) → \(ToolActivity.shorten(target.remote, to: 20))", "git:push")
+        let cancel = await button("Cancel", "git:dismiss")
+        await reply(
+            "Push <code>\(TelegramHTML.escape(target.branch))</code> to <code>\(TelegramHTML.escape(target.remote))</code>?",
+            markup: InlineKeyboardMarkup([[push, cancel].compactMap { $0 }]))
+    }
+
+    private func push(sender: Sender, messageID: Int64?) async {
+        await clearButtons(messageID)
+        guard let target = await upstream() else { return }
+        do {
+            let output = try await git.execute(["push", "--porcelain", "--set-upstream", "--", target.remote, target.branch], in: settings.project, remote: true)
+            guard output.status == 0 else {
+                throw GitError.classify(arguments: ["push"], status: output.status, output: git.redact((output.standardError + "\n" + output.standardOutput).trimmingWhitespace()))
+            }
+            try? await context.audit.record(event: "git_push", userID: sender.id, chatID: key.chatID, detail: "\(target.remote) \(target.branch)")
+            await reply("⬆️ Pushed <code>\(TelegramHTML.escape(target.branch))</code> to <code>\(TelegramHTML.escape(target.remote))</code>.")
+        } catch let error as GitError {
+            await replyGitError(error)
+        } catch {}
+    }
+
+    private func pull() async {
+        do {
+            let output = try await git.run(["pull", "--ff-only"], in: settings.project, remote: true)
+            await reply("⬇️ Pulled.\n<pre>" + TelegramHTML.escape(ProgressRenderer.tail(output.trimmingWhitespace(), 1500)) + "</pre>")
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    private func stash(_ argument: String) async {
+        do {
+            if argument == "pop" {
+                try await git.run(["stash", "pop"], in: settings.project)
+                await reply("📦 Stashed changes restored.")
+            } else {
+                let output = try await git.run(["stash", "push", "--include-untracked"], in: settings.project)
+                await reply(output.contains("No local changes") ? "Nothing to stash." : "📦 Changes stashed. /stash pop brings them back.")
+            }
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    private func confirmUndo() async {
+        guard let status = try? await git.run(["status", "--porcelain=v1"], in: settings.project) else {
+            await replyGitError(GitError(kind: .notARepository, summary: "This folder is not a git repository", output: ""))
+            return
+        }
+        let changes = status.split(separator: "\n")
+        guard !changes.isEmpty else {
+            await reply("✨ Nothing to undo: the working tree is clean.")
+            return
+        }
+        let list = changes.prefix(20).map { TelegramHTML.escape(String($0)) }.joined(separator: "\n")
+        let undo = await button("🗑 Discard all of it", "git:undo")
+        let keep = await button("Keep", "git:dismiss")
+        await reply(
+            "This throws away every uncommitted change, new files included:\n<pre>\(list)\(changes.count > 20 ? "\n…" : "")</pre>",
+            markup: InlineKeyboardMarkup([[undo, keep].compactMap { $0 }]))
+    }
+
+    private func undo(sender: Sender, messageID: Int64?) async {
+        await clearButtons(messageID)
+        guard active == nil else {
+            await reply("Claude is still working. /cancel first, then undo.")
+            return
+        }
+        do {
+            try await git.run(["reset", "--hard", "--quiet"], in: settings.project)
+            try await git.run(["clean", "-fd", "--quiet"], in: settings.project)
+            try? await context.audit.record(event: "git_undo", userID: sender.id, chatID: key.chatID, detail: settings.project)
+            await reply("🗑 Uncommitted changes discarded.")
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    // MARK: New repositories
+
+    private func clone(_ arguments: String, sender: Sender) async {
+        let parts = arguments.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let url: String
+        switch GitURL.validate(parts.first ?? "") {
+        case .success(let valid): url = valid
+        case .failure(let error):
+            await reply("🚫 " + TelegramHTML.escape(error.summary) + ".")
+            return
+        }
+        let name = parts.count > 1 ? parts[1] : GitURL.defaultName(url)
+        guard GitURL.isValidFolderName(name) else {
+            await reply("🚫 “\(TelegramHTML.escape(name))” is not a folder name I will create (letters, digits, . _ -).")
+            return
+        }
+        guard active == nil else {
+            await reply("Claude is still working. /cancel first, then clone.")
+            return
+        }
+        let target = context.settings.workspaceRoot + "/" + name
+        guard !WorkspacePath.isDirectory(target) else {
+            await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
+            return
+        }
+        await reply("⬇️ Cloning into <code>\(TelegramHTML.escape(name))</code>…")
+        do {
+            var cloning = git
+            cloning.timeout = .seconds(600)
+            try await cloning.run(["clone", "--quiet", "--", url, target], in: context.settings.workspaceRoot, remote: true)
+            try? await context.audit.record(event: "git_clone", userID: sender.id, chatID: key.chatID, detail: name)
+            await changeDirectory(name, fromRoot: true)
+        } catch {
+            await replyGitError(error)
+        }
+    }
+
+    private func initRepository(_ name: String) async {
+        guard GitURL.isValidFolderName(name) else {
+            await reply("Give the new repository a folder name: <code>/init my-app</code>.")
+            return
+        }
+        let target = context.settings.workspaceRoot + "/" + name
+        guard !WorkspacePath.isDirectory(target) else {
+            await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
+            return
+        }
+        do {
+            try await git.run(["init", "--quiet", "--initial-branch=main", "--", target], in: context.settings.workspaceRoot)
+            try await git.run(["commit", "--allow-empty", "--quiet", "-m", "Initial commit"], in: target)
+            await changeDirectory(name, fromRoot: true)
+        } catch {
+            await replyGitError(error)
+        }
+    }
+}

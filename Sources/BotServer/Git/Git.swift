@@ -1,0 +1,128 @@
+import FoundationEssentials
+import Subprocess
+import SystemPackage
+
+/// Why a git command did not do what was asked, in words a phone user can act on, with
+/// git's own message kept for a code block.
+struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Sendable, Equatable {
+        case notARepository, timedOut, authenticationFailed, network, rejected, conflict, nothingToCommit, detachedHead
+        case refused, missingGit, failed
+    }
+
+    let kind: Kind
+    let summary: String
+    let output: String
+
+    var description: String { summary + (output.isEmpty ? "" : ": " + output) }
+
+    static func classify(arguments: [String], status: Int32, output: String) -> GitError {
+        let lowered = output.lowercased()
+        let command = arguments.first { !$0.hasPrefix("-") && !$0.contains("=") } ?? "git"
+        if status == 124 { return GitError(kind: .timedOut, summary: "git \(command) took too long and was stopped", output: output) }
+        if lowered.contains("not a git repository") {
+            return GitError(kind: .notARepository, summary: "This folder is not a git repository (/init creates one, /clone brings one in)", output: output)
+        }
+        if lowered.contains("authentication failed") || lowered.contains("could not read username") || lowered.contains("permission denied (publickey")
+            || lowered.contains("terminal prompts disabled")
+        {
+            return GitError(kind: .authenticationFailed, summary: "The remote refused the credentials (set GIT_TOKEN or GIT_SSH_KEY for private repositories)", output: output)
+        }
+        if lowered.contains("could not resolve host") || lowered.contains("unable to access") || lowered.contains("connection refused")
+            || lowered.contains("could not read from remote repository")
+        {
+            return GitError(kind: .network, summary: "The remote could not be reached", output: output)
+        }
+        if lowered.contains("[rejected]") || lowered.contains("non-fast-forward") || lowered.contains("fetch first") {
+            return GitError(kind: .rejected, summary: "The push was rejected: the remote has commits this branch does not (pull first)", output: output)
+        }
+        if lowered.contains("not possible to fast-forward") || lowered.contains("diverging branches") {
+            return GitError(kind: .rejected, summary: "The branches have diverged: a fast-forward pull is not possible", output: output)
+        }
+        if lowered.contains("conflict") { return GitError(kind: .conflict, summary: "There are merge conflicts to resolve first", output: output) }
+        if lowered.contains("nothing to commit") { return GitError(kind: .nothingToCommit, summary: "Nothing to commit: the working tree is clean", output: output) }
+        if lowered.contains("detached head") || lowered.contains("not currently on a branch") {
+            return GitError(kind: .detachedHead, summary: "HEAD is detached: switch to a branch first (/branch)", output: output)
+        }
+        return GitError(kind: .failed, summary: "git \(command) failed", output: output)
+    }
+}
+
+/// Runs git: argv only (never a shell), a time limit, no prompts, no pager, no colour,
+/// bounded output, and credentials given per command (never written to .git/config).
+struct Git: Sendable {
+    var executable = "git"
+    var timeout: Duration = .seconds(120)
+    var outputLimit = 4 << 20
+    /// A token for https remotes, sent as an Authorization header per command.
+    var token: String?
+    /// A private key for ssh remotes.
+    var sshKeyPath: String?
+    var authorName: String?
+    var authorEmail: String?
+    var environment: [String: String] = ["PATH": "/usr/local/bin:/usr/bin:/bin"]
+
+    struct Output: Sendable {
+        let status: Int32
+        let standardOutput: String
+        let standardError: String
+    }
+
+    /// Runs `git <arguments>` in `directory`; throws a classified GitError unless it exits 0.
+    @discardableResult
+    func run(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> String {
+        let output = try await execute(arguments, in: directory, remote: remote)
+        guard output.status == 0 else {
+            let text = (output.standardError + "\n" + output.standardOutput).trimmingWhitespace()
+            throw GitError.classify(arguments: arguments, status: output.status, output: redact(text))
+        }
+        return output.standardOutput
+    }
+
+    func execute(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> Output {
+        var prefix = ["-c", "color.ui=never", "-c", "core.pager=cat", "-c", "advice.detachedHead=false"]
+        if let authorName { prefix += ["-c", "user.name=\(authorName)"] }
+        if let authorEmail { prefix += ["-c", "user.email=\(authorEmail)"] }
+        if remote, let token {
+            // Per command, never stored: GitHub, GitLab and Gitea accept a token as Basic auth.
+            let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
+            prefix += ["-c", "http.extraHeader=Authorization: Basic \(basic)"]
+        }
+        var environment = self.environment
+        environment["GIT_TERMINAL_PROMPT"] = "0"
+        environment["GIT_PAGER"] = "cat"
+        environment["LC_ALL"] = "C"
+        environment["GIT_CONFIG_NOSYSTEM"] = "1"
+        if let sshKeyPath {
+            environment["GIT_SSH_COMMAND"] = "ssh -i \(sshKeyPath) -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=accept-new"
+        } else {
+            environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+        }
+        let seconds = max(1, Int(timeout.components.seconds))
+        // coreutils timeout bounds the whole command, children included; 124 means it fired.
+        let argv = ["--kill-after=5", String(seconds), executable] + prefix + arguments
+        do {
+            let result = try await Subprocess.run(
+                .name("timeout"), arguments: Arguments(argv),
+                environment: .custom(Dictionary(uniqueKeysWithValues: environment.compactMap { key, value in
+                    Subprocess.Environment.Key(rawValue: key).map { ($0, value) }
+                })),
+                workingDirectory: FilePath(directory), input: .none,
+                output: .string(limit: outputLimit), error: .string(limit: 1 << 20))
+            let status: Int32
+            switch result.terminationStatus {
+            case .exited(let code): status = code
+            case .signaled(let signal): status = 128 + signal
+            }
+            return Output(status: status, standardOutput: result.standardOutput, standardError: result.standardError)
+        } catch {
+            throw GitError(kind: .missingGit, summary: "git could not be run", output: "\(error)")
+        }
+    }
+
+    /// Tokens never reach a message or a log, even when git echoes a URL or a header.
+    func redact(_ text: String) -> String {
+        guard let token, !token.isEmpty else { return text }
+        return text.replacingAll(token, with: "•••").replacingAll(Data("x-access-token:\(token)".utf8).base64EncodedString(), with: "•••")
+    }
+}
