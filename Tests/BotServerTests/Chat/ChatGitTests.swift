@@ -139,11 +139,34 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "Uncommitted changes discarded") != nil)
             #expect(!FileManager.default.fileExists(atPath: repo + "/scratch.txt"))
             try await harness.send("/commit")
-            #expect(try await harness.waitForMessage(containing: "Give the commit a message") != nil)
             try await harness.send("/commit nothing here")
-            #expect(try await harness.waitForMessage(containing: "Nothing to commit") != nil)
+            #expect(await eventually(within: .seconds(10)) {
+                ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["text"] as? String)?.contains("Nothing to commit") == true }.count == 2
+            })
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func commitWithoutAMessageUsesOneClaudeWrote() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await Remote.git(["init", "-q", "--initial-branch=main", harness.project])
+        try await Remote.git(["-C", harness.project, "-c", "user.name=S", "-c", "user.email=s@example.com", "commit", "-q", "--allow-empty", "-m", "start"])
+        try "hi\n".write(toFile: harness.project + "/greeting.txt", atomically: true, encoding: .utf8)
+        try await harness.anthropic.script([["text": "`Add a greeting file.`"]])
+        let (status, log) = try await harness.run(["GIT_AUTHOR_NAME": "Bot User", "GIT_AUTHOR_EMAIL": "bot@example.com"]) { _ in
+            try await harness.send("/commit")
+            let proposal = try #require(try await harness.waitForMessage(containing: "Commit message:"))
+            #expect((proposal["text"] as? String)?.contains("Add a greeting file") == true)
+            try await harness.tap(try #require(ChatHarness.button("Commit", in: proposal)), on: ChatHarness.messageID(proposal))
+            #expect(try await harness.waitForMessage(containing: "Committed") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        #expect(try await Remote.git(["-C", harness.project, "log", "-1", "--format=%s %an"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            == "Add a greeting file Bot User")
+        // The diff reached Claude, in a session of its own with no tools to run.
+        let request = try #require(try await harness.anthropic.mainRequests().last).description
+        #expect(request.contains("greeting.txt") && request.contains("commit message"))
     }
 
     @Test func hostileURLsAreRefusedBeforeGitRuns() async throws {

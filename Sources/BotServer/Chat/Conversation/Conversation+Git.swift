@@ -27,7 +27,8 @@ extension Conversation {
     func gitCallback(_ action: String, _ argument: String, sender: Sender, messageID: Int64?) async -> Bool {
         switch action {
         case "diff": await showDiff(path: "")
-        case "commit-ask": await reply("Send /commit followed by a message, e.g. <code>/commit Fix the parser</code>.")
+        case "commit-ask": await proposeCommitMessage()
+        case "commit": await commit(message: argument, sender: sender, messageID: messageID)
         case "push": await push(sender: sender, messageID: messageID)
         case "undo": await undo(sender: sender, messageID: messageID)
         case "discard": await confirmUndo()
@@ -182,11 +183,44 @@ extension Conversation {
 
     // MARK: Shipping
 
-    private func commit(message: String, sender: Sender) async {
-        guard !message.isEmpty else {
-            await reply("Give the commit a message: <code>/commit Fix the parser</code>.")
+    /// /commit without a message: Claude proposes one from the diff; a button commits with it.
+    private func proposeCommitMessage() async {
+        guard active == nil else {
+            await reply("Claude is still working. Commit when the run is over, or give a message: <code>/commit Fix the parser</code>.")
             return
         }
+        let stat: String, patch: String
+        do {
+            try await addIntentToAdd()
+            stat = try await git.run(["diff", "HEAD", "--stat=72"], in: settings.project)
+            patch = try await git.run(["diff", "HEAD", "--no-ext-diff"], in: settings.project)
+        } catch {
+            await replyGitError(error)
+            return
+        }
+        guard !stat.trimmingWhitespace().isEmpty else {
+            await replyGitError(GitError(kind: .nothingToCommit, summary: "Nothing to commit: the working tree is clean", output: ""))
+            return
+        }
+        Conversation.typing(in: key, context: context)
+        let writer = CommitMessageWriter(configuration: context.settings.claude, logger: logger)
+        switch await writer.message(project: settings.project, model: settings.model, stat: stat, patch: patch) {
+        case .success(let message):
+            let commit = await button("✅ Commit", "git:commit:" + message)
+            await reply(
+                "✍️ Commit message:\n<code>\(TelegramHTML.escape(message))</code>\n\nOr send <code>/commit your message</code>.",
+                markup: commit.map { InlineKeyboardMarkup([[$0]]) })
+        case .failure(let failure):
+            await reply("Claude could not write a message (\(TelegramHTML.escape(failure.message))). Send <code>/commit your message</code>.")
+        }
+    }
+
+    private func commit(message: String, sender: Sender, messageID: Int64? = nil) async {
+        guard !message.isEmpty else {
+            await proposeCommitMessage()
+            return
+        }
+        await clearButtons(messageID)
         do {
             try await git.run(["add", "--all"], in: settings.project)
             try await git.run(["commit", "--no-verify", "-m", message], in: settings.project)

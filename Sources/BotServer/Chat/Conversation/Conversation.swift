@@ -154,6 +154,11 @@ actor Conversation {
         Self.acknowledge(messageID: messageID, in: key, context: context)
     }
 
+    nonisolated static func typing(in key: ConversationKey, context: ChatContext) {
+        let outbox = context.outbox
+        Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
+    }
+
     /// Neither is awaited: recording the run must not wait for Telegram's answers.
     nonisolated static func acknowledge(messageID: Int64, in key: ConversationKey, context: ChatContext) {
         let outbox = context.outbox, features = context.features

@@ -2,7 +2,7 @@ import ClaudeRunner
 
 /// Why a run did not produce an answer, as the user should read it: the real cause in one
 /// sentence, and what can be done about it.
-struct RunFailure: Sendable, Equatable {
+struct RunFailure: Error, Sendable, Equatable {
     enum Kind: Sendable, Equatable {
         case notLoggedIn
         case overloaded
