@@ -68,6 +68,19 @@ struct Git: Sendable {
         let standardError: String
     }
 
+    /// The identity a commit in `directory` gets: the repository's own (user.name in its
+    /// .git/config) if it has one, else GIT_AUTHOR_NAME/GIT_AUTHOR_EMAIL as the default.
+    func identityArguments(in directory: String) async -> [String] {
+        var arguments: [String] = []
+        if let authorName, (try? await run(["config", "--local", "--get", "user.name"], in: directory))?.isEmpty ?? true {
+            arguments += ["-c", "user.name=\(authorName)"]
+        }
+        if let authorEmail, (try? await run(["config", "--local", "--get", "user.email"], in: directory))?.isEmpty ?? true {
+            arguments += ["-c", "user.email=\(authorEmail)"]
+        }
+        return arguments
+    }
+
     /// Runs `git <arguments>` in `directory`; throws a classified GitError unless it exits 0.
     @discardableResult
     func run(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> String {
@@ -81,8 +94,6 @@ struct Git: Sendable {
 
     func execute(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> Output {
         var prefix = ["-c", "color.ui=never", "-c", "core.pager=cat", "-c", "advice.detachedHead=false"]
-        if let authorName { prefix += ["-c", "user.name=\(authorName)"] }
-        if let authorEmail { prefix += ["-c", "user.email=\(authorEmail)"] }
         if remote, let token {
             // Per command, never stored: GitHub, GitLab and Gitea accept a token as Basic auth.
             let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()

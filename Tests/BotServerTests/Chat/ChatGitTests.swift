@@ -169,6 +169,22 @@ import TestSupport
         #expect(request.contains("greeting.txt") && request.contains("commit message"))
     }
 
+    @Test func aProjectsOwnIdentityWinsOverTheDefault() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await Remote.git(["init", "-q", "--initial-branch=main", harness.project])
+        try await Remote.git(["-C", harness.project, "config", "user.name", "Project Person"])
+        try await Remote.git(["-C", harness.project, "config", "user.email", "person@example.com"])
+        try "x".write(toFile: harness.project + "/x.txt", atomically: true, encoding: .utf8)
+        let (status, log) = try await harness.run(["GIT_AUTHOR_NAME": "Bot User", "GIT_AUTHOR_EMAIL": "bot@example.com"]) { _ in
+            try await harness.send("/commit Add x")
+            #expect(try await harness.waitForMessage(containing: "Committed") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        #expect(try await Remote.git(["-C", harness.project, "log", "-1", "--format=%an <%ae>"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            == "Project Person <person@example.com>")
+    }
+
     @Test func hostileURLsAreRefusedBeforeGitRuns() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

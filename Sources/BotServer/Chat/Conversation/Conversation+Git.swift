@@ -223,7 +223,8 @@ extension Conversation {
         await clearButtons(messageID)
         do {
             try await git.run(["add", "--all"], in: settings.project)
-            try await git.run(["commit", "--no-verify", "-m", message], in: settings.project)
+            let identity = await git.identityArguments(in: settings.project)
+            try await git.run(identity + ["commit", "--no-verify", "-m", message], in: settings.project)
             let summary = try await git.run(["log", "-1", "--format=%h %s", "--shortstat"], in: settings.project)
             try? await context.audit.record(event: "git_commit", userID: sender.id, chatID: key.chatID, detail: settings.project)
             await reply("✅ Committed\n<pre>" + TelegramHTML.escape(summary.trimmingWhitespace()) + "</pre>")
@@ -373,7 +374,8 @@ extension Conversation {
         }
         do {
             try await git.run(["init", "--quiet", "--initial-branch=main", "--", target], in: context.settings.workspaceRoot)
-            try await git.run(["commit", "--allow-empty", "--quiet", "-m", "Initial commit"], in: target)
+            let identity = await git.identityArguments(in: target)
+            try await git.run(identity + ["commit", "--allow-empty", "--quiet", "-m", "Initial commit"], in: target)
             await changeDirectory(name, fromRoot: true)
         } catch {
             await replyGitError(error)
