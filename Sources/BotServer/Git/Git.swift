@@ -93,6 +93,69 @@ struct Git: Sendable {
     }
 
     func execute(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> Output {
+        let (argv, environment) = invocation(arguments, remote: remote)
+        do {
+            let result = try await Subprocess.run(
+                .name("timeout"), arguments: Arguments(argv), environment: Self.subprocessEnvironment(environment),
+                workingDirectory: FilePath(directory), input: .none,
+                output: .string(limit: outputLimit), error: .string(limit: 1 << 20))
+            return Output(status: Self.status(result.terminationStatus), standardOutput: result.standardOutput, standardError: result.standardError)
+        } catch {
+            throw GitError(kind: .missingGit, summary: "git could not be run", output: "\(error)")
+        }
+    }
+
+    /// Like `run`, for a long command whose stderr reports progress (`--progress`): each
+    /// progress line ("Receiving objects:  45% (450/1000)") is handed to `progress` as it comes.
+    func runReportingProgress(
+        _ arguments: [String], in directory: String, remote: Bool, progress: @escaping @Sendable (String) async -> Void
+    ) async throws(GitError) {
+        let (argv, environment) = invocation(arguments, remote: remote)
+        let status: Int32
+        let tail: String
+        do {
+            let result = try await Subprocess.run(
+                .name("timeout"), arguments: Arguments(argv), environment: Self.subprocessEnvironment(environment),
+                workingDirectory: FilePath(directory), input: .none, output: .discarded, error: .sequence
+            ) { execution in
+                var pending: [UInt8] = []
+                var last = ""
+                for try await chunk in execution.standardError {
+                    pending += chunk.withUnsafeBytes { Array($0) }
+                    // git rewrites its progress line with \r; every \r or \n ends one.
+                    while let end = pending.firstIndex(where: { $0 == 13 || $0 == 10 }) {
+                        let line = String(decoding: pending[..<end], as: UTF8.self).trimmingWhitespace()
+                        pending.removeSubrange(...end)
+                        guard !line.isEmpty else { continue }
+                        last = line
+                        await progress(line)
+                    }
+                    if pending.count > 8192 { pending.removeAll() }
+                }
+                return last + String(decoding: pending, as: UTF8.self)
+            }
+            status = Self.status(result.terminationStatus)
+            tail = result.closureResult
+        } catch {
+            throw GitError(kind: .missingGit, summary: "git could not be run", output: "\(error)")
+        }
+        guard status == 0 else { throw GitError.classify(arguments: arguments, status: status, output: redact(tail)) }
+    }
+
+    private static func status(_ termination: TerminationStatus) -> Int32 {
+        switch termination {
+        case .exited(let code): return code
+        case .signaled(let signal): return 128 + signal
+        }
+    }
+
+    private static func subprocessEnvironment(_ values: [String: String]) -> Subprocess.Environment {
+        .custom(Dictionary(uniqueKeysWithValues: values.compactMap { key, value in
+            Subprocess.Environment.Key(rawValue: key).map { ($0, value) }
+        }))
+    }
+
+    private func invocation(_ arguments: [String], remote: Bool) -> (argv: [String], environment: [String: String]) {
         var prefix = ["-c", "color.ui=never", "-c", "core.pager=cat", "-c", "advice.detachedHead=false"]
         if remote, let token {
             // Per command, never stored: GitHub, GitLab and Gitea accept a token as Basic auth.
@@ -111,24 +174,7 @@ struct Git: Sendable {
         }
         let seconds = max(1, Int(timeout.components.seconds))
         // coreutils timeout bounds the whole command, children included; 124 means it fired.
-        let argv = ["--kill-after=5", String(seconds), executable] + prefix + arguments
-        do {
-            let result = try await Subprocess.run(
-                .name("timeout"), arguments: Arguments(argv),
-                environment: .custom(Dictionary(uniqueKeysWithValues: environment.compactMap { key, value in
-                    Subprocess.Environment.Key(rawValue: key).map { ($0, value) }
-                })),
-                workingDirectory: FilePath(directory), input: .none,
-                output: .string(limit: outputLimit), error: .string(limit: 1 << 20))
-            let status: Int32
-            switch result.terminationStatus {
-            case .exited(let code): status = code
-            case .signaled(let signal): status = 128 + signal
-            }
-            return Output(status: status, standardOutput: result.standardOutput, standardError: result.standardError)
-        } catch {
-            throw GitError(kind: .missingGit, summary: "git could not be run", output: "\(error)")
-        }
+        return (["--kill-after=5", String(seconds), executable] + prefix + arguments, environment)
     }
 
     /// Tokens never reach a message or a log, even when git echoes a URL or a header.

@@ -54,6 +54,9 @@ import TestSupport
             try await harness.send("/clone \(remote.url) shop")
             #expect(try await harness.waitForMessage(containing: "Now in shop") != nil)
             #expect(try String(contentsOfFile: clone + "/README.md", encoding: .utf8) == "hello\n")
+            // git's progress was shown in the "Cloning" message.
+            let progress = try await harness.waitForMessage(containing: "Cloning into shop")
+            #expect((progress?["text"] as? String)?.contains("objects") == true || (progress?["text"] as? String)?.contains("done") == true)
 
             try "hello\nworld\n".write(toFile: clone + "/README.md", atomically: true, encoding: .utf8)
             try "new\n".write(toFile: clone + "/NEW.txt", atomically: true, encoding: .utf8)

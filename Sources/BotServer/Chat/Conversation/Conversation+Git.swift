@@ -350,14 +350,31 @@ extension Conversation {
             await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
             return
         }
-        await reply("⬇️ Cloning into <code>\(TelegramHTML.escape(name))</code>…")
+        let heading = "⬇️ Cloning into <code>\(TelegramHTML.escape(name))</code>"
+        let status = try? await context.outbox.send(SendMessage(
+            chatID: key.chatID, messageThreadID: key.threadID, text: heading + "…", parseMode: .html))
+        // git's progress, at a modest pace (the outbox coalesces edits of one message anyway).
+        let outbox = context.outbox, chatID = key.chatID
+        let editor = status.map { message in
+            Throttled<String>(interval: .seconds(3)) { line in
+                _ = try? await outbox.edit(EditMessageText(
+                    chatID: chatID, messageID: message.messageID, text: heading + "\n<code>" + TelegramHTML.escape(line) + "</code>",
+                    parseMode: .html))
+            }
+        }
         do {
             var cloning = git
             cloning.timeout = .seconds(600)
-            try await cloning.run(["clone", "--quiet", "--", url, target], in: context.settings.workspaceRoot, remote: true)
+            try await cloning.runReportingProgress(
+                ["clone", "--progress", "--", url, target], in: context.settings.workspaceRoot, remote: true
+            ) { line in
+                if line.contains("%") { await editor?.offer(line) }
+            }
+            await editor?.close(with: "done")
             try? await context.audit.record(event: "git_clone", userID: sender.id, chatID: key.chatID, detail: name)
             await changeDirectory(name, fromRoot: true)
         } catch {
+            await editor?.close(with: nil)
             await replyGitError(error)
         }
     }
