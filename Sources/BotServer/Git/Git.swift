@@ -37,7 +37,7 @@ struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
             return GitError(kind: .rejected, summary: "The push was rejected: the remote has commits this branch does not (pull first)", output: output)
         }
         if lowered.contains("not possible to fast-forward") || lowered.contains("diverging branches") {
-            return GitError(kind: .rejected, summary: "The branches have diverged: a fast-forward pull is not possible", output: output)
+            return GitError(kind: .rejected, summary: "The branches have diverged: a fast-forward pull is not possible (/pull merge merges them)", output: output)
         }
         if lowered.contains("conflict") { return GitError(kind: .conflict, summary: "There are merge conflicts to resolve first", output: output) }
         if lowered.contains("nothing to commit") { return GitError(kind: .nothingToCommit, summary: "Nothing to commit: the working tree is clean", output: output) }

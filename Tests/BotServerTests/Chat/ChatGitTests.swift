@@ -76,10 +76,16 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "Pushed main to origin") != nil)
             #expect(try await remote.log().contains("Add world"))
 
-            // Someone else pushes first: ours is rejected, said plainly.
+            // Someone else pushes: a fast-forward pull brings it in.
             let other = harness.directory.path + "/other"
             try await Remote.git(["clone", "-q", remote.root + "/app.git", other])
             try await Remote.git(["-C", other, "-c", "user.name=O", "-c", "user.email=o@example.com", "commit", "-q", "--allow-empty", "-m", "Theirs"])
+            try await Remote.git(["-C", other, "push", "-q", "origin", "main"])
+            try await harness.send("/pull")
+            #expect(try await harness.waitForMessage(containing: "Pulled.") != nil)
+            #expect(try await Remote.git(["-C", clone, "log", "-1", "--format=%s"]).contains("Theirs"))
+            // They push again first: ours is rejected, said plainly.
+            try await Remote.git(["-C", other, "-c", "user.name=O", "-c", "user.email=o@example.com", "commit", "-q", "--allow-empty", "-m", "Theirs again"])
             try await Remote.git(["-C", other, "push", "-q", "origin", "main"])
             try String(repeating: "line\n", count: 3000).write(toFile: clone + "/big.txt", atomically: true, encoding: .utf8)
             try await harness.send("/diff")
@@ -100,6 +106,11 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "The push was rejected") != nil)
             try await harness.send("/pull")
             #expect(try await harness.waitForMessage(containing: "fast-forward pull is not possible") != nil)
+            try await harness.send("/pull merge")
+            #expect(await eventually(within: .seconds(20)) {
+                ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["text"] as? String)?.hasPrefix("⬇️ Pulled.") == true }.count == 2
+            })
+            #expect(try await Remote.git(["-C", clone, "log", "--format=%s"]).contains("Theirs again"))
 
             try await harness.send("/log 5")
             #expect(try await harness.waitForMessage(containing: "Bot User: Big file") != nil)

@@ -22,7 +22,7 @@ enum BotCommandCatalog {
         Entry(name: "diff", description: "Uncommitted changes (/diff path for one file)"),
         Entry(name: "commit", description: "Commit everything: /commit message"),
         Entry(name: "push", description: "Push the branch (asks first)"),
-        Entry(name: "pull", description: "Pull, fast-forward only"),
+        Entry(name: "pull", description: "Pull, fast-forward only; /pull merge merges"),
         Entry(name: "log", description: "Recent commits: /log 20"),
         Entry(name: "branch", description: "Branches; /branch name creates one"),
         Entry(name: "stash", description: "Stash changes; /stash pop restores them"),

@@ -14,7 +14,7 @@ extension Conversation {
         case "branch": await branch(command.arguments)
         case "commit": await commit(message: command.arguments, sender: sender)
         case "push": await confirmPush()
-        case "pull": await pull()
+        case "pull": await pull(merge: command.arguments.lowercased() == "merge")
         case "stash": await stash(command.arguments)
         case "undo": await confirmUndo()
         case "clone": await clone(command.arguments, sender: sender)
@@ -268,9 +268,12 @@ extension Conversation {
         } catch {}
     }
 
-    private func pull() async {
+    /// Fast-forward only, unless asked (`/pull merge`) to merge diverged branches.
+    private func pull(merge: Bool) async {
         do {
-            let output = try await git.run(["pull", "--ff-only"], in: settings.project, remote: true)
+            let mode = merge ? ["--no-rebase", "--no-edit"] : ["--ff-only"]
+            let identity = merge ? await git.identityArguments(in: settings.project) : []
+            let output = try await git.run(identity + ["pull"] + mode, in: settings.project, remote: true)
             await reply("⬇️ Pulled.\n<pre>" + TelegramHTML.escape(ProgressRenderer.tail(output.trimmingWhitespace(), 1500)) + "</pre>")
         } catch {
             await replyGitError(error)
