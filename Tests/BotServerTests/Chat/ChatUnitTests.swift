@@ -37,6 +37,9 @@ import TestSupport
     @Test func everyPublishedCommandIsValidForTelegram() throws {
         try SetMyCommands(commands: BotCommandCatalog.botCommands).validate()
         #expect(BotCommandCatalog.names.isDisjoint(with: BotCommandCatalog.claudeCommands))
+        // /init is shared: alone it is Claude's, with a name the bot's.
+        #expect(BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "", addressee: nil)))
+        #expect(!BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "app", addressee: nil)))
     }
 }
 

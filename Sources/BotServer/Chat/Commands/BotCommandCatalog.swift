@@ -28,7 +28,7 @@ enum BotCommandCatalog {
         Entry(name: "stash", description: "Stash changes; /stash pop restores them"),
         Entry(name: "undo", description: "Discard uncommitted changes (asks first)"),
         Entry(name: "clone", description: "Clone a repository: /clone URL [name]"),
-        Entry(name: "init", description: "A new repository: /init name"),
+        Entry(name: "init", description: "A new repository: /init name (alone: Claude's /init)"),
         Entry(name: "help", description: "What this bot can do"),
         Entry(name: "start", description: "Welcome and quick start"),
     ]
@@ -37,8 +37,13 @@ enum BotCommandCatalog {
 
     /// Claude Code's own slash commands that make sense from a phone: sent to Claude as typed.
     static let claudeCommands: Set<String> = [
-        "compact", "context", "review", "init", "pr_comments", "security_review", "todos", "memory",
+        "compact", "context", "review", "pr_comments", "security_review", "todos", "memory",
     ]
+
+    /// Claude's /init (write CLAUDE.md) when given alone; `/init name` is the bot's (a new repository).
+    static func isClaudeCommand(_ command: ParsedCommand) -> Bool {
+        claudeCommands.contains(command.name) || (command.name == "init" && command.arguments.isEmpty)
+    }
 
     static var botCommands: [BotCommand] {
         entries.map { BotCommand(command: $0.name, description: $0.description) }
@@ -52,7 +57,7 @@ enum BotCommandCatalog {
         ]
         for entry in entries { lines.append("/\(entry.name) — \(TelegramHTML.escape(entry.description))") }
         lines.append("")
-        lines.append("Claude's own commands (/" + claudeCommands.sorted().joined(separator: ", /") + ") are passed to Claude.")
+        lines.append("Claude's own commands (/" + claudeCommands.sorted().joined(separator: ", /") + ", and /init alone) are passed to Claude.")
         return lines.joined(separator: "\n")
     }
 }

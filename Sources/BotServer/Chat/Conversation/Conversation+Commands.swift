@@ -33,7 +33,7 @@ extension Conversation {
         case "permissions": await listPermissions()
         default:
             if await gitCommand(command, sender: sender) { return }
-            if BotCommandCatalog.claudeCommands.contains(command.name) {
+            if BotCommandCatalog.isClaudeCommand(command) {
                 // Claude Code's own command: the CLI reads it from the prompt.
                 let text = "/" + command.name + (command.arguments.isEmpty ? "" : " " + command.arguments)
                 try await prompt(text, messageID: messageID, updateID: updateID, isForward: false, from: sender.id)

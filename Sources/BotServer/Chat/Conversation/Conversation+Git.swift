@@ -18,7 +18,7 @@ extension Conversation {
         case "stash": await stash(command.arguments)
         case "undo": await confirmUndo()
         case "clone": await clone(command.arguments, sender: sender)
-        case "init": await initRepository(command.arguments)
+        case "init" where !command.arguments.isEmpty: await initRepository(command.arguments)
         default: return false
         }
         return true
