@@ -3,7 +3,8 @@
 # Safe to run repeatedly: it only calls apt-get when something is missing.
 set -euo pipefail
 
-packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git python3 python3-pip)
+# coreutils: `timeout` bounds every git call; python3-yaml: the compose file's test.
+packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git coreutils python3 python3-pip python3-yaml)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk); fi
 
 missing=()

@@ -52,6 +52,8 @@ struct BotApplication {
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
             try DataDirectory.create(chat.temporaryDirectory)
+            // Claude's HOME (its login and transcripts) may be a fresh volume's subfolder.
+            if let home = chat.claude.environment["HOME"] { try DataDirectory.create(home) }
             // Before any update is handled: what was running when the bot stopped was cut off.
             try await chatService.markInterruptedRuns()
             try await dispatcher.resumePending()

@@ -96,10 +96,16 @@ enum WorkspaceRoot {
 
     static func prepare(_ setting: String, relativeTo currentDirectory: String) throws(PrepareError) -> String {
         let absolute = setting.hasPrefix("/") ? setting : currentDirectory + "/" + setting
-        if !WorkspacePath.isDirectory(absolute) {
-            guard mkdir(absolute, 0o755) == 0 || errno == EEXIST else {
-                throw PrepareError(description: "cannot create \(absolute): \(String(cString: strerror(errno)))")
+        // Missing parents too: a fresh volume or DATA_DIR may not have them yet.
+        var prefix = absolute.hasPrefix("/") ? "/" : ""
+        for component in absolute.split(separator: "/") {
+            prefix += component
+            if !WorkspacePath.isDirectory(prefix) {
+                guard mkdir(prefix, 0o755) == 0 || errno == EEXIST else {
+                    throw PrepareError(description: "cannot create \(prefix): \(String(cString: strerror(errno)))")
+                }
             }
+            prefix += "/"
         }
         guard let real = WorkspacePath.realPath(absolute), WorkspacePath.isDirectory(real) else {
             throw PrepareError(description: "\(absolute) is not a folder")

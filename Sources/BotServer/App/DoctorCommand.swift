@@ -1,0 +1,139 @@
+import ArgumentParser
+import Glibc
+import HTTPCore
+import Logging
+import Subprocess
+
+/// `botserver doctor`: everything the bot needs, checked in the order an operator would fix
+/// it, with one line per check and a non-zero exit when any fails.
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check configuration, storage, workspace, Claude Code, git, the Telegram token and the webhook.")
+
+    struct Check: Sendable {
+        let name: String
+        let ok: Bool
+        let detail: String
+
+        var line: String { (ok ? "✔ " : "✘ ") + name + ": " + detail }
+    }
+
+    func run() async throws {
+        let checks = await Self.checks(environment: Environment(ProcessEnvironment.current()))
+        for check in checks { print(check.line) }
+        let failed = checks.filter { !$0.ok }.count
+        print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    static func checks(environment: Environment) async -> [Check] {
+        LoggingSystem.bootstrap { label in SwiftLogNoOpLogHandler(label) }
+        var checks: [Check] = []
+        let configuration: Configuration
+        let chat: ChatSettings
+        do {
+            configuration = try Configuration.load(from: environment)
+            chat = try ChatSettings.load(
+                from: environment, currentDirectory: ProcessEnvironment.currentDirectory(), dataDirectory: configuration.dataDirectory)
+            checks.append(Check(name: "configuration", ok: true, detail: "\(configuration.updateMode == .webhook ? "webhook" : "polling") mode, \(chat.allowedUserIDs.count + chat.adminUserIDs.subtracting(chat.allowedUserIDs).count) allowed users"))
+        } catch {
+            checks.append(Check(name: "configuration", ok: false, detail: "\(error)"))
+            return checks
+        }
+        checks.append(await database(configuration))
+        checks.append(workspace(chat.workspaceRoot))
+        checks.append(await version(of: chat.claude.executable, name: "claude", hint: "install Claude Code or set CLAUDE_BIN"))
+        checks.append(await version(of: "git", name: "git", hint: "install git"))
+        checks.append(credentials(chat))
+        checks.append(contentsOf: await telegram(configuration))
+        return checks
+    }
+
+    private static func database(_ configuration: Configuration) async -> Check {
+        do {
+            let database = try Database.open(directory: configuration.dataDirectory, logger: Logger(label: "doctor"))
+            defer { Task { await database.close() } }
+            try await database.writer.checkWritable()
+            let pending = try await InboxStore(database: database).count(state: .pending)
+            return Check(name: "database", ok: true, detail: "\(configuration.databasePath) writable, schema \(Migrations.latestVersion), \(pending) updates pending")
+        } catch {
+            return Check(name: "database", ok: false, detail: "\(configuration.databasePath): \(error)")
+        }
+    }
+
+    private static func workspace(_ root: String) -> Check {
+        guard access(root, W_OK | X_OK) == 0 else {
+            return Check(name: "workspace", ok: false, detail: "\(root) is not writable by this user (uid \(geteuid()))")
+        }
+        let projects = WorkspacePath.entries(of: root).filter(\.isDirectory).count
+        return Check(name: "workspace", ok: true, detail: "\(root) writable, \(projects) project folder\(projects == 1 ? "" : "s")")
+    }
+
+    private static func version(of executable: String, name: String, hint: String) async -> Check {
+        do {
+            let result = try await Subprocess.run(
+                .name("timeout"), arguments: ["20", executable, "--version"], input: .none,
+                output: .string(limit: 4096), error: .string(limit: 4096))
+            guard case .exited(0) = result.terminationStatus else {
+                return Check(name: name, ok: false, detail: "`\(executable) --version` failed (\(result.terminationStatus)): \(result.standardError.trimmingWhitespace()); \(hint)")
+            }
+            return Check(name: name, ok: true, detail: result.standardOutput.split(separator: "\n").first.map(String.init) ?? executable)
+        } catch {
+            return Check(name: name, ok: false, detail: "cannot run \(executable): \(error); \(hint)")
+        }
+    }
+
+    private static func credentials(_ chat: ChatSettings) -> Check {
+        let environment = chat.claude.environment
+        if environment["ANTHROPIC_API_KEY"] != nil || environment["ANTHROPIC_AUTH_TOKEN"] != nil || environment["CLAUDE_CODE_OAUTH_TOKEN"] != nil {
+            return Check(name: "claude login", ok: true, detail: "credentials from the environment")
+        }
+        let home = environment["HOME"] ?? ""
+        if access(home + "/.claude/.credentials.json", R_OK) == 0 || access(home + "/.claude.json", R_OK) == 0 {
+            return Check(name: "claude login", ok: true, detail: "a Claude Code login in \(home)")
+        }
+        return Check(
+            name: "claude login", ok: false,
+            detail: "no ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, and no login in \(home) (run `claude` once as this user, or set one)")
+    }
+
+    private static func telegram(_ configuration: Configuration) async -> [Check] {
+        let http: HTTPClient
+        let api: TelegramBotAPI
+        do {
+            (http, api) = try BotApplication.telegramClient(configuration)
+        } catch {
+            return [Check(name: "telegram", ok: false, detail: "\(error)")]
+        }
+        defer { http.shutdown() }
+        var checks: [Check] = []
+        do {
+            let me = try await api.getMe()
+            checks.append(Check(name: "telegram token", ok: true, detail: "@\(me.username ?? "?") (id \(me.id))"))
+        } catch {
+            return [Check(name: "telegram token", ok: false, detail: "\(error)")]
+        }
+        do {
+            let info = try await api.getWebhookInfo()
+            let error = info.lastErrorMessage.map { ", last error: \($0)" } ?? ""
+            switch configuration.updateMode {
+            case .polling:
+                checks.append(Check(
+                    name: "webhook", ok: info.url.isEmpty,
+                    detail: info.url.isEmpty ? "none (polling mode)" : "\(info.url) is set, so polling will fail: run `botserver webhook delete`"))
+            case .webhook:
+                let expected = configuration.webhookURL
+                let matches = expected == nil ? !info.url.isEmpty : info.url == expected
+                let state = info.url.isEmpty ? "not registered" : info.url
+                checks.append(Check(
+                    name: "webhook", ok: matches && info.lastErrorMessage == nil,
+                    detail: "\(state), \(info.pendingUpdateCount) pending\(error)"
+                        + (matches ? "" : expected.map { " (expected \($0): run `botserver webhook set`)" } ?? " (set PUBLIC_URL and run `botserver webhook set`)")))
+            }
+        } catch {
+            checks.append(Check(name: "webhook", ok: false, detail: "\(error)"))
+        }
+        return checks
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Subprocess
+import Testing
+import TestSupport
+
+/// What can be checked of the deployment without a Docker engine: the runtime image has
+/// every library the binary links, the compose file is valid, every variable is documented,
+/// and `botserver doctor` reports what is wrong.
+@Suite struct DeploymentTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    static func read(_ path: String) throws -> String { try String(contentsOfFile: root + "/" + path, encoding: .utf8) }
+
+    /// Packages debian:bookworm-slim has without asking (libc, the C++ runtime, ...).
+    static let basePackages: Set<String> = ["libc6", "libgcc-s1", "libstdc++6", "zlib1g", "libzstd1", "liblzma5", "libcrypt1"]
+
+    @Test func theRuntimeImageInstallsEveryLibraryTheBinaryLinks() async throws {
+        let (status, ldd) = try await offCooperativePool { try ChildProcess.run(["ldd", BotProcess.binaryPath]) }
+        #expect(status == 0, "\(ldd)")
+        var packages = Set<String>()
+        for line in ldd.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count else { continue }
+            let path = String(parts[arrow + 1])
+            // The Swift runtime is linked statically into the release image (--static-swift-stdlib).
+            guard path.hasPrefix("/lib") || path.hasPrefix("/usr/lib") else { continue }
+            let candidates = path.hasPrefix("/usr") ? [path, String(path.dropFirst(4))] : [path, "/usr" + path]
+            var owner: String?
+            for candidate in candidates {
+                let (found, output) = try await offCooperativePool { try ChildProcess.run(["dpkg", "-S", candidate]) }
+                if found == 0, let name = output.split(separator: ":").first { owner = String(name); break }
+            }
+            packages.insert(try #require(owner, "no package owns \(path)"))
+        }
+        #expect(packages.contains("libsqlite3-0") && packages.contains("libssl3"), "\(packages)")
+        let dockerfile = try Self.read("Dockerfile")
+        let runtime = try #require(dockerfile.components(separatedBy: "\nFROM ").last)
+        let installed = Set(runtime.components(separatedBy: "apt-get install").dropFirst().flatMap { part in
+            part.prefix { $0 != "&" }.split(whereSeparator: { $0 == " " || $0 == "\\" || $0 == "\n" }).map(String.init).filter { !$0.hasPrefix("-") }
+        })
+        for package in packages.subtracting(Self.basePackages) {
+            #expect(installed.contains(package), "the runtime stage does not install \(package) (installs \(installed.sorted()))")
+        }
+        for tool in ["git", "openssh-client", "tini", "ca-certificates", "curl"] { #expect(installed.contains(tool), "\(tool)") }
+        #expect(runtime.contains("USER bot") && runtime.contains("HEALTHCHECK") && runtime.contains("STOPSIGNAL SIGTERM"))
+        #expect(runtime.contains(#"VOLUME ["/data", "/workspace"]"#))
+        #expect(dockerfile.contains("--static-swift-stdlib --product botserver") && dockerfile.contains("--product claude-reaper"))
+        #expect(runtime.contains("/out/claude-reaper /app/"), "claude-reaper must sit beside botserver")
+    }
+
+    @Test func theComposeFileIsValidAndHasWhatCoolifyNeeds() async throws {
+        let script = """
+            import json, sys, yaml
+            print(json.dumps(yaml.safe_load(open(sys.argv[1]))))
+            """
+        let (status, output) = try await offCooperativePool {
+            try ChildProcess.run(["python3", "-c", script, Self.root + "/deploy/docker-compose.yml"])
+        }
+        #expect(status == 0, "\(output)")
+        let compose = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
+        let service = try #require((compose["services"] as? [String: Any])?["botserver"] as? [String: Any])
+        #expect(service["build"] != nil && service["restart"] as? String == "unless-stopped")
+        #expect((service["volumes"] as? [String])?.sorted() == ["bot-data:/data", "bot-workspace:/workspace"])
+        #expect(service["stop_grace_period"] as? String == "30s" && service["healthcheck"] != nil && service["env_file"] != nil)
+        let labels = service["labels"] as? [String] ?? []
+        #expect(labels.contains("traefik.enable=true"))
+        #expect(labels.contains("traefik.http.services.botserver.loadbalancer.server.port=8080"))
+        #expect(labels.contains { $0.hasPrefix("traefik.http.routers.botserver.rule=Host(") })
+        #expect(Set((compose["volumes"] as? [String: Any] ?? [:]).keys) == ["bot-data", "bot-workspace"])
+    }
+
+    /// Every variable the code reads is in .env.example, and .env.example lists nothing unused.
+    @Test func everyVariableIsDocumentedAndNoneIsStale() throws {
+        var read = Set<String>()
+        let patterns = [
+            #"(?:optional|required|integer|choice)\(\s*"([A-Z][A-Z0-9_]+)""#, #"userIDs\(environment, "([A-Z][A-Z0-9_]+)""#,
+            #"(?:value|seconds)\(\s*"([A-Z][A-Z0-9_]+)""#,
+        ]
+        let sources = FileManager.default.enumerator(atPath: Self.root + "/Sources")!.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") }
+        for file in sources {
+            let text = try Self.read("Sources/" + file)
+            for pattern in patterns {
+                let regex = try NSRegularExpression(pattern: pattern)
+                for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                    read.insert(String(text[Range(match.range(at: 1), in: text)!]))
+                }
+            }
+        }
+        read.subtract(["HOME", "PATH"])  // the system's, not the bot's settings
+        #expect(read.count > 30, "\(read.sorted())")
+        let example = try Self.read("deploy/.env.example")
+        let documented = Set(example.split(separator: "\n").compactMap { line -> String? in
+            let text = line.hasPrefix("# ") ? line.dropFirst(2) : line[...]
+            guard let equals = text.firstIndex(of: "="), text[..<equals].allSatisfy({ $0.isUppercase || $0.isNumber || $0 == "_" }),
+                !text[..<equals].isEmpty else { return nil }
+            return String(text[..<equals])
+        })
+        for name in read.subtracting(documented).sorted() { Issue.record("\(name) is read by the code but not in deploy/.env.example") }
+        // Passed through to Claude (ClaudeConfiguration.minimalEnvironment) or used by compose.
+        let otherwiseUsed: Set<String> = ["ANTHROPIC_API_KEY", "BOT_DOMAIN"]
+        for name in documented.subtracting(read).subtracting(otherwiseUsed).sorted() {
+            Issue.record("\(name) is in deploy/.env.example but nothing reads it")
+        }
+        let readme = try Self.read("README.md")
+        for name in read.sorted() where !readme.contains("`\(name)`") { Issue.record("\(name) is not in the README's table") }
+    }
+
+    @Test func doctorReportsEachCheckAndFailsWhenOneFails() async throws {
+        let fake = try await FakeBotAPI.start()
+        defer { fake.stop() }
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var environment = BotProcess.environment(dataDirectory: directory.path + "/data", port: 0, extra: [
+            "TELEGRAM_API_BASE_URL": fake.baseURL, "UPDATE_MODE": "polling", "ALLOWED_USER_IDS": "1001",
+            "CLAUDE_BIN": ClaudeCLI.testBinary, "ANTHROPIC_API_KEY": "sk-test", "HOME": directory.path,
+        ])
+        let good = try await BotProcess.command(["doctor"], environment: environment)
+        #expect(good.status == .exited(0), "\(good.output)\(good.log)")
+        for name in ["configuration", "database", "workspace", "claude", "git", "claude login", "telegram token", "webhook"] {
+            #expect(good.output.contains("✔ \(name):"), "\(name): \(good.output)")
+        }
+        #expect(good.output.contains("@fake_bot"))
+        #expect(!good.output.contains(BotProcess.token))
+
+        environment["CLAUDE_BIN"] = "/nonexistent/claude"
+        try await fake.setWebhookState(url: "https://bot.example.com/telegram/webhook")
+        let bad = try await BotProcess.command(["doctor"], environment: environment)
+        #expect(bad.status == .exited(1))
+        #expect(bad.output.contains("✘ claude:") && bad.output.contains("CLAUDE_BIN"))
+        #expect(bad.output.contains("✘ webhook:") && bad.output.contains("botserver webhook delete"))
+        #expect(bad.output.contains("2 of 8 checks failed"), "\(bad.output)")
+
+        environment["ALLOWED_USER_IDS"] = nil
+        let unconfigured = try await BotProcess.command(["doctor"], environment: environment)
+        #expect(unconfigured.status == .exited(1) && unconfigured.output.contains("✘ configuration: ALLOWED_USER_IDS"))
+    }
+}
