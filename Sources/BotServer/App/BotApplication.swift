@@ -43,7 +43,7 @@ struct BotApplication {
 
         let identity = BotIdentity(token: configuration.botToken)
         let chatService = ChatService(context: ChatContext(
-            settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")),
+            settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")), api: telegram, http: http,
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
             permissions: PermissionStore(database: database),

@@ -1,3 +1,4 @@
+import HTTPCore
 import Logging
 import Synchronization
 
@@ -5,6 +6,10 @@ import Synchronization
 struct ChatContext: Sendable {
     let settings: ChatSettings
     let outbox: TelegramOutbox
+    /// For getFile and downloads (the outbox is for what the bot sends).
+    let api: TelegramBotAPI
+    /// For the transcription backend.
+    let http: HTTPClient
     let conversations: ConversationStore
     let runs: RunStore
     let callbacks: CallbackStore

@@ -101,13 +101,12 @@ final class ChatService: ConversationHandler {
             try await conversation.command(command, messageID: message.messageID, updateID: updateID, sender: sender)
             return
         }
-        let prompt = isGroup ? stripMention(text) : text
-        guard !prompt.trimmingWhitespace().isEmpty else {
-            if message.photo != nil || message.voice != nil || message.audio != nil || message.document != nil {
-                await conversation.reply("I can only take text for now: send what you want as a message (voice notes, photos and files are not read yet).")
-            }
+        if message.photo != nil || message.voice != nil || message.audio != nil || message.document != nil {
+            try await conversation.media(message, updateID: updateID, from: user.id)
             return
         }
+        let prompt = isGroup ? stripMention(text) : text
+        guard !prompt.trimmingWhitespace().isEmpty else { return }
         let alreadyAcknowledged = acknowledged.withLock { $0.remove(updateID) } != nil
         try await conversation.prompt(
             prompt, messageID: message.messageID, updateID: updateID, isForward: message.isForwarded, from: user.id,

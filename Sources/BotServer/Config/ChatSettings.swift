@@ -29,6 +29,8 @@ struct ChatSettings: Sendable {
     var claude: ClaudeConfiguration
     /// How git runs: credentials for remotes, the author identity, its time limit.
     var git: Git
+    /// Voice notes to text; nil: not configured (voice notes are answered with how to set one).
+    var transcriber: Transcriber?
     /// Scratch files (answers sent as documents); under DATA_DIR.
     var temporaryDirectory: String
 
@@ -77,6 +79,7 @@ struct ChatSettings: Sendable {
                 token: environment.optional("GIT_TOKEN"), sshKeyPath: environment.optional("GIT_SSH_KEY"),
                 authorName: environment.optional("GIT_AUTHOR_NAME"), authorEmail: environment.optional("GIT_AUTHOR_EMAIL"),
                 environment: ["PATH": environment.optional("PATH") ?? "/usr/local/bin:/usr/bin:/bin", "HOME": home]),
+            transcriber: try Transcriber.fromEnvironment(environment),
             temporaryDirectory: dataDirectory + "/tmp")
     }
 

@@ -13,3 +13,13 @@ enum FileSize {
         return Int(info.st_size)
     }
 }
+
+extension FileSize {
+    /// "512 KB", "3.4 MB": how a phone user reads a size.
+    static func describe(_ bytes: Int64) -> String {
+        if bytes < 1024 { return "\(bytes) bytes" }
+        if bytes < 1024 * 1024 { return "\(bytes / 1024) KB" }
+        let tenths = bytes * 10 / (1024 * 1024)
+        return "\(tenths / 10).\(tenths % 10) MB"
+    }
+}

@@ -107,6 +107,23 @@ final class ChatHarness: @unchecked Sendable {
         return nextMessageID
     }
 
+    /// A message with media (`photo`, `document`, `voice`, ...) and an optional caption.
+    @discardableResult
+    func sendMedia(_ fields: [String: Any], caption: String? = nil, mediaGroup: String? = nil, from user: Int64 = ChatHarness.user) async throws -> Int64 {
+        nextUpdateID += 1
+        nextMessageID += 1
+        var message: [String: Any] = [
+            "message_id": nextMessageID, "date": 1_764_000_000,
+            "from": ["id": user, "is_bot": false, "first_name": "Ada"],
+            "chat": ["id": user, "type": "private", "first_name": "Ada"],
+        ]
+        message.merge(fields) { $1 }
+        if let caption { message["caption"] = caption }
+        if let mediaGroup { message["media_group_id"] = mediaGroup }
+        try await post(["update_id": nextUpdateID, "message": message])
+        return nextMessageID
+    }
+
     /// A text message replying to the bot's message `messageID`.
     func replyTo(_ messageID: Int64, text: String, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
         nextUpdateID += 1

@@ -19,6 +19,7 @@ enum BotCommandCatalog {
         Entry(name: "permissions", description: "Always-allow rules of this project, to revoke"),
         Entry(name: "model", description: "Claude model: /model name, or /model default"),
         Entry(name: "cost", description: "Spending today, this week and per session"),
+        Entry(name: "get", description: "Send a file of the project: /get path"),
         Entry(name: "diff", description: "Uncommitted changes (/diff path for one file)"),
         Entry(name: "commit", description: "Commit everything: /commit message"),
         Entry(name: "push", description: "Push the branch (asks first)"),

@@ -13,6 +13,8 @@ extension Conversation {
         case "git":
             let pieces = argument.split(separator: ":", maxSplits: 1).map(String.init)
             _ = await gitCallback(pieces.first ?? "", pieces.count > 1 ? pieces[1] : "", sender: sender, messageID: messageID)
+        case "get":
+            await sendFile(argument)
         case "revoke":
             guard let id = Int64(argument) else { return }
             let removed = (try? await context.permissions.revoke(id, project: settings.project)) ?? false

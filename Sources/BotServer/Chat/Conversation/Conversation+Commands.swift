@@ -31,6 +31,7 @@ extension Conversation {
         case "model": await setModel(command.arguments)
         case "cost": await reply(await costText())
         case "permissions": await listPermissions()
+        case "get": await sendFile(command.arguments)
         default:
             if await gitCommand(command, sender: sender) { return }
             if BotCommandCatalog.isClaudeCommand(command) {

@@ -5,7 +5,7 @@ import Logging
 extension Conversation {
     /// Records the run (so a crash from here on is reported as an interrupted run) and
     /// starts it as a task of its own.
-    func startRun(prompt: String, updateID: Int64?, requester: Int64, notice: String? = nil) async throws {
+    func startRun(prompt: String, updateID: Int64?, requester: Int64, images: [JSONValue] = [], notice: String? = nil) async throws {
         // Claimed before the first await: the actor takes other calls while this one waits,
         // and one of them must not start a second run meanwhile. It queues instead.
         guard active == nil else {
@@ -24,10 +24,10 @@ extension Conversation {
             throw error
         }
         active?.id = runID
-        active?.task = Task { await self.execute(runID: runID, prompt: prompt, notice: notice) }
+        active?.task = Task { await self.execute(runID: runID, prompt: prompt, images: images, notice: notice) }
     }
 
-    private func execute(runID: Int64, prompt: String, notice: String?) async {
+    private func execute(runID: Int64, prompt: String, images: [JSONValue], notice: String?) async {
         var runLogger = logger
         runLogger[metadataKey: "run"] = "\(runID)"
         guard active?.cancelRequested != true, await takeSlot() else {
@@ -58,7 +58,9 @@ extension Conversation {
             sessionID = session.options.sessionID
             active?.lastEventAt = clock.now
             do {
-                let stream = try await session.send(.text(prompt))
+                // Photos go as image blocks after the text.
+                let content: UserContent = images.isEmpty ? .text(prompt) : .blocks([UserContent.textBlock(prompt)] + images)
+                let stream = try await session.send(content)
                 for await event in stream {
                     if case .finished(let finished) = event {
                         outcome = finished
@@ -261,6 +263,14 @@ extension Conversation {
         if let next = await button("➡️ Continue", "continue") { row.append(next) }
         if let fresh = await button("🆕 New session", "new") { row.append(fresh) }
         var rows = [row]
+        // Files Claude wrote that the user likely wants on the phone: a button each.
+        let wanted = [".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".pdf", ".csv", ".html", ".zip", ".xlsx", ".docx"]
+        var fileRow: [InlineKeyboardButton] = []
+        for change in progress.changedFiles where wanted.contains(where: { change.path.lowercased().hasSuffix($0) }) && fileRow.count < 3 {
+            let name = String(change.path.split(separator: "/").last ?? "file")
+            if let send = await button("📎 " + ToolActivity.shorten(name, to: 24), "get:" + change.path) { fileRow.append(send) }
+        }
+        if !fileRow.isEmpty { rows.append(fileRow) }
         // Files changed in a repository: see them, commit them or throw them away.
         if !progress.changedFiles.isEmpty, await gitStatusLines() != nil {
             let gitRow = [await button("🔍 Show diff", "git:diff"), await button("✅ Commit", "git:commit-ask"), await button("🗑 Discard", "git:discard")]

@@ -39,6 +39,10 @@ actor Conversation {
     /// Private chats get drafts and a faster edit pace; groups are paced at a third.
     var isPrivate: Bool
     var scheduledContinuation: Task<Void, Never>?
+    /// Files the user sent that wait for the prompt they belong to.
+    var pendingAttachments: [Attachment] = []
+    var pendingCaption: String?
+    var albumTimer: Task<Void, Never>?
     /// Per session: the CLI's running cost total at the last result.
     var costBaselines: [String: Double] = [:]
 
@@ -102,11 +106,13 @@ actor Conversation {
             return
         }
         if active != nil || forwardTimer != nil {
+            let text = takeAttachments(into: text).text
             let queued = try await context.conversations.enqueue(text, messageID: messageID, userID: userID, of: key)
             await showQueuedNotice(queued)
             return
         }
-        try await startRun(prompt: text, updateID: updateID, requester: userID)
+        let (withFiles, images) = takeAttachments(into: text)
+        try await startRun(prompt: withFiles, updateID: updateID, requester: userID, images: images)
     }
 
     private func forwardWindowClosed() async {

@@ -1,0 +1,216 @@
+import ClaudeRunner
+import Foundation
+import Testing
+import TestSupport
+
+@testable import BotServer
+
+/// Photos, documents and voice notes as prompts, and files back with /get.
+@Suite(.serialized) struct ChatMediaTests {
+    /// A valid 2×2 PNG (the CLI reads an image's dimensions before it sends it), made here
+    /// with zlib and CRC-32 from Python's standard library.
+    static let png: [UInt8] = {
+        let script = """
+            import struct, sys, zlib
+            def chunk(kind, data):
+                return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+            raw = b"".join(b"\\x00" + b"\\xff\\x00\\x00" * 2 for _ in range(2))
+            png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+            sys.stdout.write(png.hex())
+            """
+        let (_, hex) = try! ChildProcess.run(["python3", "-c", script])
+        return stride(from: 0, to: hex.count, by: 2).map { offset in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+    }()
+    static let jpeg = png
+
+    private static func photo(_ id: String, size: Int) -> [[String: Any]] {
+        [["file_id": id + "-small", "file_unique_id": id + "s", "width": 90, "height": 90, "file_size": 100],
+         ["file_id": id, "file_unique_id": id + "u", "width": 1280, "height": 960, "file_size": size]]
+    }
+
+    @Test func aPhotoWithACaptionReachesClaudeAsAnImageAndIsSavedOutOfGit() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        _ = try await offCooperativePool { try ChildProcess.run(["git", "init", "-q", harness.project]) }
+        try await harness.bot.registerFile(id: "photo-big", content: Self.jpeg, path: "photos/file_1.jpg")
+        try await harness.bot.registerFile(id: "photo-big-small", content: [0xFF, 0xD8], path: "photos/file_0.jpg")
+        try await harness.anthropic.script([["text": "A tiny test image."]])
+        let (status, log) = try await harness.run { _ in
+            let id = try await harness.sendMedia(["photo": Self.photo("photo-big", size: Self.jpeg.count)], caption: "What is this?")
+            #expect(try await harness.waitForMessage(containing: "A tiny test image.") != nil)
+            let saved = harness.project + "/.telegram-uploads/photo-\(id).jpg"
+            #expect(FileManager.default.contents(atPath: saved).map(Array.init) == Self.jpeg)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let request = try #require(try await harness.anthropic.mainRequests().last)
+        // Every block the CLI sent, whichever message it put it in.
+        let content = (request["body"]?["messages"]?.array ?? []).flatMap { $0["content"]?.array ?? [] }
+        let image = try #require(content.first { $0["type"]?.string == "image" })
+        #expect(image["source"]?["data"]?.string == Data(Self.jpeg).base64EncodedString())
+        #expect(image["source"]?["media_type"]?.string == "image/png")
+        #expect(request.description.contains("What is this?") && request.description.contains(".telegram-uploads/photo-"))
+        let exclude = try String(contentsOfFile: harness.project + "/.git/info/exclude", encoding: .utf8)
+        #expect(exclude.contains("/.telegram-uploads/"))
+    }
+
+    @Test func documentsAreSavedUnderSafeNamesAndJoinTheNextPrompt() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let hostile = ["../../x", "evil\u{0}name.txt", "line\nbreak.txt", String(repeating: "a", count: 300) + ".csv", "report.txt", "report.txt"]
+        for (index, name) in hostile.enumerated() {
+            try await harness.bot.registerFile(id: "doc-\(index)", content: Array("content \(index)".utf8), path: "documents/file_\(index)")
+        }
+        try await harness.bot.registerFile(id: "huge", size: 25 * 1024 * 1024)
+        try await harness.anthropic.script([["text": "Read them all."]])
+        let (status, log) = try await harness.run { _ in
+            for (index, name) in hostile.enumerated() {
+                try await harness.sendMedia(["document": ["file_id": "doc-\(index)", "file_unique_id": "u\(index)", "file_name": name, "file_size": 9]])
+                #expect(try await harness.waitForCall("sendMessage") { ($0.text ?? "").contains("What should Claude do") && $0.seq > 0 } != nil)
+            }
+            #expect(await eventually(within: .seconds(15)) {
+                ((try? FileManager.default.contentsOfDirectory(atPath: harness.project + "/.telegram-uploads")) ?? []).count == hostile.count
+            })
+            try await harness.sendMedia(["document": ["file_id": "huge", "file_unique_id": "h", "file_name": "big.iso", "file_size": 25 * 1024 * 1024]])
+            #expect(try await harness.waitForMessage(containing: "bots can fetch at most 20.0 MB") != nil)
+            try await harness.send("Summarise these")
+            #expect(try await harness.waitForMessage(containing: "Read them all.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let names = try FileManager.default.contentsOfDirectory(atPath: harness.project + "/.telegram-uploads").sorted()
+        #expect(names.allSatisfy { !$0.contains("/") && !$0.contains("\n") && !$0.contains("\u{0}") && !$0.hasPrefix(".") && $0.count <= 120 }, "\(names)")
+        #expect(names.contains("x") && names.contains("report.txt") && names.contains("report-2.txt"), "\(names)")
+        #expect(names.contains { $0.hasSuffix(".csv") && $0.count == 120 })
+        #expect(!FileManager.default.fileExists(atPath: harness.directory.path + "/x"))
+        let request = try #require(try await harness.anthropic.mainRequests().last).description
+        #expect(request.contains("Summarise these") && request.contains(".telegram-uploads/report-2.txt"))
+        #expect(try await harness.anthropic.mainRequests().count == 1)  // the files waited for the prompt
+    }
+
+    @Test func aVoiceNoteIsTranscribedShownAndRun() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let transcription = try await FakeServerProcess.start(
+            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "Please list the files in this project."])
+        defer { transcription.stop() }
+        let ogg: [UInt8] = Array("OggS".utf8) + Array(repeating: 7, count: 5000)
+        try await harness.bot.registerFile(id: "voice-1", content: ogg, path: "voice/file_9.oga")
+        try await harness.anthropic.script([["text": "Here are the files."]])
+        let (status, log) = try await harness.run([
+            "TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(transcription.port)", "TRANSCRIPTION_API_KEY": "tk-test",
+            "TRANSCRIPTION_MODEL": "whisper-large-v3",
+        ]) { _ in
+            try await harness.sendMedia(["voice": ["file_id": "voice-1", "file_unique_id": "v1", "duration": 2, "mime_type": "audio/ogg", "file_size": ogg.count]])
+            let shown = try #require(try await harness.waitForMessage(containing: "Please list the files in this project."))
+            #expect((shown["raw_text"] as? String)?.contains("<blockquote>") == true)
+            #expect(try await harness.waitForMessage(containing: "Here are the files.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let response = try await RawHTTPClient.request(port: transcription.port, path: "/__fake/requests")
+        let recorded = try #require((try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["requests"] as? [[String: Any]])
+        #expect(recorded.count == 1)
+        #expect(recorded.first?["model"] as? String == "whisper-large-v3")
+        #expect(recorded.first?["authorization"] as? String == "Bearer tk-test")
+        #expect(recorded.first?["size"] as? Int == ogg.count)
+        #expect(recorded.first?["sha256"] as? String == Digest.hex(Digest.sha256(ogg)))
+        #expect(try await harness.anthropic.mainRequests().last?.description.contains("Please list the files in this project.") == true)
+    }
+
+    @Test func voiceWithoutABackendOrWithAFailingOneRunsNothing() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let failing = try await FakeServerProcess.start(script: "fake_transcription_api.py", arguments: ["--port", "0", "--status", "500"])
+        defer { failing.stop() }
+        try await harness.bot.registerFile(id: "voice-2", content: Array("OggS....".utf8), path: "voice/file_2.oga")
+        let voice: [String: Any] = ["voice": ["file_id": "voice-2", "file_unique_id": "v2", "duration": 1, "mime_type": "audio/ogg", "file_size": 8]]
+        try await harness.run { _ in
+            try await harness.sendMedia(voice)
+            #expect(try await harness.waitForMessage(containing: "set TRANSCRIPTION_API_BASE_URL") != nil)
+        }
+        try await harness.run(["TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(failing.port)"]) { _ in
+            try await harness.sendMedia(voice)
+            #expect(try await harness.waitForMessage(containing: "could not be transcribed (HTTP 500") != nil)
+        }
+        #expect(try await harness.anthropic.mainRequests().isEmpty)
+    }
+
+    @Test func aLocalCommandCanTranscribeWithoutAShell() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        // `cat` stands in for whisper.cpp: the "transcript" is the file's content.
+        try await harness.bot.registerFile(id: "voice-3", content: Array("Run the tests; then stop.".utf8), path: "voice/file_3.oga")
+        try await harness.anthropic.script([["text": "Tests ran."]])
+        let (status, log) = try await harness.run(["TRANSCRIPTION_COMMAND": "cat {input}"]) { _ in
+            try await harness.sendMedia(["voice": ["file_id": "voice-3", "file_unique_id": "v3", "duration": 1, "mime_type": "audio/ogg", "file_size": 25]])
+            #expect(try await harness.waitForMessage(containing: "Run the tests; then stop.") != nil)
+            #expect(try await harness.waitForMessage(containing: "Tests ran.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func aFileClaudeWroteCanBeFetchedWithAButton() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([
+            ["text": "Drawing.", "tool_use": ["name": "Write", "input": ["file_path": .string(harness.project + "/out/chart.svg"), "content": "<svg/>"]]],
+            ["text": "The chart is in out/chart.svg."],
+        ])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("/mode acceptEdits")
+            #expect(try await harness.waitForMessage(containing: "Mode is now acceptEdits") != nil)
+            try await harness.send("Draw a chart")
+            let answer = try #require(try await harness.waitForMessage(containing: "The chart is in"))
+            try await harness.tap(try #require(ChatHarness.button("chart.svg", in: answer)), on: ChatHarness.messageID(answer))
+            let sent = try #require(try await harness.waitForCall("sendDocument"))
+            #expect((sent.files["document"] as? [String: Any])?["filename"] as? String == "chart.svg")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func getSendsProjectFilesAndRefusesTheRest() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try "a report".write(toFile: harness.project + "/report.md", atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: harness.project + "/chart.png", contents: Data(Self.jpeg))
+        let big = harness.project + "/big.bin"
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        try handle.truncate(atOffset: 51 * 1024 * 1024)
+        try handle.close()
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("/get report.md")
+            let document = try #require(try await harness.waitForCall("sendDocument"))
+            #expect((document.files["document"] as? [String: Any])?["filename"] as? String == "report.md")
+            try await harness.send("/get chart.png")
+            #expect(try await harness.waitForCall("sendPhoto") != nil)
+            try await harness.send("/get ../../../etc/passwd")
+            #expect(try await harness.waitForMessage(containing: "not allowed") != nil)
+            try await harness.send("/get big.bin")
+            #expect(try await harness.waitForMessage(containing: "bots can send at most 50 MB") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    @Test func anAlbumIsOnePromptWithEveryImage() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        for index in 0..<3 {
+            try await harness.bot.registerFile(id: "album-\(index)", content: Self.png, path: "photos/a\(index).jpg")
+        }
+        try await harness.anthropic.script([["text": "Three pictures."]])
+        let (status, log) = try await harness.run { _ in
+            for index in 0..<3 {
+                let photo: [[String: Any]] = [["file_id": "album-\(index)", "file_unique_id": "a\(index)", "width": 800, "height": 600, "file_size": 30]]
+                try await harness.sendMedia(["photo": photo], caption: index == 0 ? "Compare these" : nil, mediaGroup: "album-42")
+            }
+            #expect(try await harness.waitForMessage(containing: "Three pictures.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let requests = try await harness.anthropic.mainRequests()
+        #expect(requests.count == 1)
+        let content = (requests.last?["body"]?["messages"]?.array ?? []).flatMap { $0["content"]?.array ?? [] }
+        #expect(content.filter { $0["type"]?.string == "image" }.count == 3)
+    }
+}
