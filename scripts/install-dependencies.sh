@@ -3,8 +3,9 @@
 # Safe to run repeatedly: it only calls apt-get when something is missing.
 set -euo pipefail
 
-# coreutils: `timeout` bounds every git call; python3-yaml: the compose file's test.
-packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git coreutils python3 python3-pip python3-yaml)
+# coreutils: `timeout` bounds every git call; python3-yaml: the compose file's test;
+# espeak-ng and opus-tools: a real spoken OGG/Opus voice note for the voice test.
+packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git coreutils python3 python3-pip python3-yaml espeak-ng opus-tools)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk); fi
 
 missing=()

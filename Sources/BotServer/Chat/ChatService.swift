@@ -105,6 +105,11 @@ final class ChatService: ConversationHandler {
             try await conversation.media(message, updateID: updateID, from: user.id)
             return
         }
+        // Text replying to a voice note: the note's transcript with the text.
+        if let replied = message.replyToMessage?.message, replied.voice != nil || replied.audio != nil, !text.isEmpty {
+            try await conversation.voiceReply(text, to: replied, messageID: message.messageID, updateID: updateID, from: user.id)
+            return
+        }
         let prompt = isGroup ? stripMention(text) : text
         guard !prompt.trimmingWhitespace().isEmpty else { return }
         let alreadyAcknowledged = acknowledged.withLock { $0.remove(updateID) } != nil

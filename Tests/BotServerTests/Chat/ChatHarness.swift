@@ -124,6 +124,22 @@ final class ChatHarness: @unchecked Sendable {
         return nextMessageID
     }
 
+    /// A text message replying to the user's own earlier message `messageID` (e.g. a voice note).
+    func replyToOwn(_ messageID: Int64, text: String, voice: [String: Any], from user: Int64 = ChatHarness.user) async throws {
+        nextUpdateID += 1
+        nextMessageID += 1
+        let chat: [String: Any] = ["id": user, "type": "private", "first_name": "Ada"]
+        var replied: [String: Any] = ["message_id": messageID, "date": 1_764_000_000, "chat": chat, "from": ["id": user, "is_bot": false, "first_name": "Ada"]]
+        replied.merge(voice) { $1 }
+        try await post([
+            "update_id": nextUpdateID,
+            "message": [
+                "message_id": nextMessageID, "date": 1_764_000_000, "text": text, "chat": chat,
+                "from": ["id": user, "is_bot": false, "first_name": "Ada"], "reply_to_message": replied,
+            ] as [String: Any],
+        ])
+    }
+
     /// A text message replying to the bot's message `messageID`.
     func replyTo(_ messageID: Int64, text: String, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
         nextUpdateID += 1

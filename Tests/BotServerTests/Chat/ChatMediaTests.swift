@@ -118,6 +118,49 @@ import TestSupport
         #expect(try await harness.anthropic.mainRequests().last?.description.contains("Please list the files in this project.") == true)
     }
 
+    static var speechToolsInstalled: Bool {
+        ["espeak-ng", "opusenc"].allSatisfy { tool in
+            (try? ChildProcess.run(["sh", "-c", "command -v \(tool)"]).status) == 0
+        }
+    }
+
+    /// Real speech: espeak-ng says it, opusenc makes the OGG/Opus a phone sends, and those
+    /// exact bytes go through getFile, the download and the multipart upload. A text that
+    /// replies to the note is put in front of its transcript.
+    @Test(.enabled(if: ChatMediaTests.speechToolsInstalled, "scripts/install-dependencies.sh installs espeak-ng and opus-tools"))
+    func aRealSpokenNoteTravelsTheWholePathAndARepliedTextJoinsIt() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let wav = harness.directory.path + "/speech.wav", ogg = harness.directory.path + "/speech.ogg"
+        let made = try await offCooperativePool { () throws -> Int32 in
+            let spoken = try ChildProcess.run(["espeak-ng", "-w", wav, "list the files in this project"])
+            guard spoken.status == 0 else { return spoken.status }
+            return try ChildProcess.run(["opusenc", "--quiet", wav, ogg]).status
+        }
+        #expect(made == 0)
+        let audio = try #require(FileManager.default.contents(atPath: ogg).map(Array.init))
+        #expect(audio.starts(with: Array("OggS".utf8)) && String(decoding: audio.prefix(200), as: UTF8.self).contains("OpusHead"))
+        try await harness.bot.registerFile(id: "spoken", content: audio, path: "voice/spoken.oga")
+        let transcription = try await FakeServerProcess.start(
+            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "list the files in this project"])
+        defer { transcription.stop() }
+        try await harness.anthropic.script([["text": "Listed."], ["text": "Listed again."]])
+        let voice: [String: Any] = ["voice": ["file_id": "spoken", "file_unique_id": "s", "duration": 2, "mime_type": "audio/ogg", "file_size": audio.count]]
+        let (status, log) = try await harness.run(["TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(transcription.port)/v1"]) { _ in
+            let noteID = try await harness.sendMedia(voice)
+            #expect(try await harness.waitForMessage(containing: "Listed.") != nil)
+            try await harness.replyToOwn(noteID, text: "and count them", voice: voice)
+            #expect(try await harness.waitForMessage(containing: "Listed again.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let response = try await RawHTTPClient.request(port: transcription.port, path: "/__fake/requests")
+        let recorded = (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+        #expect(recorded.count == 2 && recorded.allSatisfy { $0["sha256"] as? String == Digest.hex(Digest.sha256(audio)) })
+        #expect(recorded.first?["content_type"] as? String == "audio/ogg")
+        let last = try #require(try await harness.anthropic.mainRequests().last).description
+        #expect(last.contains("and count them\\n\\nlist the files in this project"), "\(last.suffix(800))")
+    }
+
     @Test func voiceWithoutABackendOrWithAFailingOneRunsNothing() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

@@ -67,6 +67,14 @@ extension Conversation {
         }
     }
 
+    /// A text that replies to a voice note: transcribed, with the text in front.
+    func voiceReply(_ text: String, to voiceMessage: Message, messageID: Int64, updateID: Int64, from userID: Int64) async throws {
+        try await load()
+        acknowledge(messageID: messageID)
+        guard let audio = voiceMessage.voice ?? voiceMessage.audio else { return }
+        await voiceNote(audio, isVoice: voiceMessage.voice != nil, caption: text, messageID: voiceMessage.messageID, updateID: updateID, from: userID)
+    }
+
     /// Pending attachments join a prompt: their paths in the text, photos as image blocks.
     func takeAttachments(into text: String) -> (text: String, images: [JSONValue]) {
         guard !pendingAttachments.isEmpty else { return (text, []) }
