@@ -32,7 +32,15 @@ public final class FakeServerProcess: @unchecked Sendable {
     }
 
     /// Closing stdin makes the fake exit; it is reaped here (killed if it does not go in time).
+    /// Blocks for as long as that takes: from async code, use `stopInBackground()`.
     public func stop() {
         child.stop(within: .seconds(5))
+    }
+
+    /// The same, on a thread of its own: a test's `defer` runs on the cooperative pool, and
+    /// holding one of its few threads for seconds starves every other suite running meanwhile.
+    public func stopInBackground() {
+        let child = child
+        DispatchQueue.global().async { child.stop(within: .seconds(5)) }
     }
 }

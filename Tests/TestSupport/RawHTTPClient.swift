@@ -35,7 +35,7 @@ public final class RawHTTPClient: @unchecked Sendable {
     private var received: [UInt8] = []
 
     /// Connects to 127.0.0.1:port. Reads time out after `timeout` seconds so a broken test fails instead of hanging.
-    public init(port: Int, timeout: Int = 10) throws {
+    public init(port: Int, timeout: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var time = timeval(tv_sec: timeout, tv_usec: 0)

@@ -30,13 +30,23 @@ final class ChatHarness: @unchecked Sendable {
         port = freeLoopbackPort()
     }
 
+    /// At most two whole bots (each with its CLIs and fakes) at once: more saturate a small
+    /// machine's cores and starve the timing-sensitive tests of other suites running meanwhile.
+    static let slots = HarnessSlots(limit: 2)
+
     static func start() async throws -> ChatHarness {
-        let harness = ChatHarness(
-            bot: try await FakeBotAPI.start(), anthropic: try await FakeAnthropicAPI.start(), directory: try TemporaryDirectory())
-        for folder in ["home", "workspace/app", "workspace/other", "data"] {
-            try FileManager.default.createDirectory(atPath: harness.directory.path + "/" + folder, withIntermediateDirectories: true)
+        await slots.acquire()
+        do {
+            let harness = ChatHarness(
+                bot: try await FakeBotAPI.start(), anthropic: try await FakeAnthropicAPI.start(), directory: try TemporaryDirectory())
+            for folder in ["home", "workspace/app", "workspace/other", "data"] {
+                try FileManager.default.createDirectory(atPath: harness.directory.path + "/" + folder, withIntermediateDirectories: true)
+            }
+            return harness
+        } catch {
+            await slots.release()
+            throw error
         }
-        return harness
     }
 
     /// Stops the fakes and removes the files on a thread of its own: stopping a child can
@@ -48,6 +58,7 @@ final class ChatHarness: @unchecked Sendable {
             bot.stop()
             anthropic.stop()
             directory.remove()
+            Task { await ChatHarness.slots.release() }
         }
     }
 
@@ -248,5 +259,26 @@ extension FakeBotAPI {
     func reactions(chat chatID: Int64) async throws -> [String: Any] {
         let response = try await RawHTTPClient.request(port: port, path: "/__fake/chats/\(chatID)/reactions")
         return (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["reactions"] as? [String: Any] ?? [:]
+    }
+}
+
+/// A counting semaphore for test harnesses (released from synchronous `defer`s via a task).
+actor HarnessSlots {
+    private let limit: Int
+    private var used = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        if used < limit {
+            used += 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { used -= 1 } else { waiters.removeFirst().resume() }
     }
 }
