@@ -41,6 +41,9 @@ struct Environment: Sendable {
 }
 
 extension String {
+    /// The text with its first letter capitalised: an error's description as a sentence.
+    var sentenceCased: String { prefix(1).uppercased() + dropFirst() }
+
     func trimmingWhitespace() -> String {
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }

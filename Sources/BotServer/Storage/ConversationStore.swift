@@ -59,11 +59,7 @@ struct ConversationStore: Sendable {
 
     func queued(of key: ConversationKey) async throws -> QueuedPrompt? {
         try await database.reader.read { connection in
-            try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
-            ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
-            }
+            try Self.queued(of: key, in: connection)
         }
     }
 
@@ -78,11 +74,7 @@ struct ConversationStore: Sendable {
                 ON CONFLICT (chat_id, thread_id) DO UPDATE SET text = queued_prompts.text || char(10) || char(10) || excluded.text
                 """,
                 key.chatID, key.threadKey, text, messageID, userID, now)
-            return try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
-            ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
-            } ?? QueuedPrompt(text: text, messageID: messageID, userID: userID, noticeID: nil, createdAt: now)
+            return try Self.queued(of: key, in: connection) ?? QueuedPrompt(text: text, messageID: messageID, userID: userID, noticeID: nil, createdAt: now)
         }
     }
 
@@ -96,11 +88,7 @@ struct ConversationStore: Sendable {
     /// Removes and returns the queued prompt.
     func takeQueued(of key: ConversationKey) async throws -> QueuedPrompt? {
         try await database.writer.write { connection in
-            let prompt = try connection.prepare(
-                "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
-            ).queryFirst(key.chatID, key.threadKey) { row in
-                QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
-            }
+            let prompt = try Self.queued(of: key, in: connection)
             try connection.run("DELETE FROM queued_prompts WHERE chat_id = ? AND thread_id = ?", key.chatID, key.threadKey)
             return prompt
         }
@@ -112,6 +100,16 @@ struct ConversationStore: Sendable {
             try connection.prepare("SELECT chat_id, thread_id FROM queued_prompts ORDER BY created_at").query { row in
                 ConversationKey(chatID: row.int64(0), threadKey: row.int64(1))
             }
+        }
+    }
+}
+
+extension ConversationStore {
+    fileprivate static func queued(of key: ConversationKey, in connection: SQLiteConnection) throws -> QueuedPrompt? {
+        try connection.prepare(
+            "SELECT text, message_id, notice_id, created_at, user_id FROM queued_prompts WHERE chat_id = ? AND thread_id = ?"
+        ).queryFirst(key.chatID, key.threadKey) { row in
+            QueuedPrompt(text: row.string(0) ?? "", messageID: row.int64(1), userID: row.int64(4), noticeID: row.optionalInt64(2), createdAt: row.int64(3))
         }
     }
 }

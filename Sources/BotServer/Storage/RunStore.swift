@@ -128,11 +128,7 @@ struct RunStore: Sendable {
                 SELECT session_id, project, title, created_at, last_used_at, turns, cost_usd FROM sessions
                 WHERE chat_id = ? AND thread_id = ? AND project = ? ORDER BY last_used_at DESC LIMIT ?
                 """
-            ).query(key.chatID, key.threadKey, project, limit) { row in
-                SessionSummary(
-                    id: row.string(0) ?? "", project: row.string(1) ?? "", title: row.string(2) ?? "", createdAt: row.int64(3),
-                    lastUsedAt: row.int64(4), turns: row.int(5), costUSD: row.double(6))
-            }
+            ).query(key.chatID, key.threadKey, project, limit, row: Self.session)
         }
     }
 
@@ -140,11 +136,7 @@ struct RunStore: Sendable {
         try await database.reader.read { connection in
             try connection.prepare(
                 "SELECT session_id, project, title, created_at, last_used_at, turns, cost_usd FROM sessions WHERE session_id = ?"
-            ).queryFirst(id) { row in
-                SessionSummary(
-                    id: row.string(0) ?? "", project: row.string(1) ?? "", title: row.string(2) ?? "", createdAt: row.int64(3),
-                    lastUsedAt: row.int64(4), turns: row.int(5), costUSD: row.double(6))
-            }
+            ).queryFirst(id, row: Self.session)
         }
     }
 
@@ -159,6 +151,12 @@ struct RunStore: Sendable {
 
     private static let runColumns =
         "id, chat_id, thread_id, session_id, prompt, started_at, ended_at, outcome, cost_usd, progress_message_id, user_id"
+
+    private static func session(_ row: SQLiteStatement) -> SessionSummary {
+        SessionSummary(
+            id: row.string(0) ?? "", project: row.string(1) ?? "", title: row.string(2) ?? "", createdAt: row.int64(3),
+            lastUsedAt: row.int64(4), turns: row.int(5), costUSD: row.double(6))
+    }
 
     private static func run(_ row: SQLiteStatement) -> RunRecord {
         RunRecord(

@@ -122,7 +122,7 @@ import TestSupport
             progress.apply(assistant([tool("Write", ["file_path": .string("/p/dir/file-\(index)-<x>.swift"), "content": "a"])]))
         }
         progress.apply(.textDelta(String(repeating: "<b>&amp; 😀 ", count: 2000)))
-        let live = ProgressRenderer.progress(progress, elapsed: .seconds(75), showPartialText: true, queuedPrompt: true)
+        let live = ProgressRenderer.progress(progress, elapsed: .seconds(75), showPartialText: true)
         try TelegramLimits.checkText(live, parseMode: .html, limit: TelegramLimits.messageText, what: "progress")
         #expect(TelegramChunk.problems(live).isEmpty, "\(TelegramChunk.problems(live))")
         #expect(live.contains("1 min 15 s"))

@@ -25,10 +25,10 @@ func withStorageTestDirectory<T>(_ body: (String) async throws -> T) async throw
 
 struct StorageWaitTimedOut: Error {}
 
-/// Polls `condition` (every millisecond, up to 10 s): how tests wait for the writer to
+/// Polls `condition` (every millisecond, up to 30 s): how tests wait for the writer to
 /// reach a state without guessing a sleep.
 func waitForStorage(_ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+    let deadline = ContinuousClock.now.advanced(by: .seconds(30))
     while !condition() {
         guard ContinuousClock.now < deadline else { throw StorageWaitTimedOut() }
         try await Task.sleep(for: .milliseconds(1))

@@ -62,7 +62,7 @@ struct TestServer {
 
     struct TestFailure: Error {}
 
-    func client(timeout: Int = 10) throws -> RawHTTPClient {
+    func client(timeout: Int = 30) throws -> RawHTTPClient {
         try RawHTTPClient(port: port, timeout: timeout)
     }
 

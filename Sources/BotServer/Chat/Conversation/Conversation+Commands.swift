@@ -222,7 +222,7 @@ extension Conversation {
             switch WorkspacePath.resolve(argument, in: root, from: base) {
             case .success(let path): target = path
             case .failure(let error):
-                await reply("🚫 " + TelegramHTML.escape(error.description.prefix(1).uppercased() + error.description.dropFirst()) + ".")
+                await reply("🚫 " + TelegramHTML.escape(error.description.sentenceCased) + ".")
                 return
             }
         }

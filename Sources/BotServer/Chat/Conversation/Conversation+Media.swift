@@ -31,7 +31,7 @@ extension Conversation {
                 return
             }
         } catch {
-            await reply("⚠️ " + TelegramHTML.escape("\(error)".prefix(1).uppercased() + "\(error)".dropFirst()) + ".")
+            await reply("⚠️ " + TelegramHTML.escape("\(error)".sentenceCased) + ".")
             return
         }
         pendingAttachments.append(attachment)
@@ -139,7 +139,7 @@ extension Conversation {
         _ audio: FileAttachment, isVoice: Bool, caption: String, messageID: Int64, updateID: Int64, from userID: Int64
     ) async {
         guard let transcriber = context.settings.transcriber else {
-            await reply("🎙 " + TelegramHTML.escape(MediaError.noTranscriber.description.prefix(1).uppercased() + MediaError.noTranscriber.description.dropFirst()) + ".")
+            await reply("🎙 " + TelegramHTML.escape(MediaError.noTranscriber.description.sentenceCased) + ".")
             return
         }
         let name = isVoice ? "voice-\(messageID).ogg" : UploadFolder.safeName(audio.fileName, fallback: "audio-\(messageID)")
@@ -154,7 +154,7 @@ extension Conversation {
                 file: path, size: size ?? 0, filename: name, contentType: audio.mimeType ?? (isVoice ? "audio/ogg" : "application/octet-stream"),
                 http: context.http)
         } catch {
-            await reply("⚠️ " + TelegramHTML.escape("\(error)".prefix(1).uppercased() + "\(error)".dropFirst()) + ". Nothing was sent to Claude.")
+            await reply("⚠️ " + TelegramHTML.escape("\(error)".sentenceCased) + ". Nothing was sent to Claude.")
             return
         }
         guard !transcript.isEmpty else {

@@ -87,8 +87,8 @@ extension Conversation {
         await active?.drafts?.close(with: nil)
         await broker?.denyAll(reason: "The run is over.")
         await conclude(
-            runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, editor: active?.editor,
-            freshNote: freshNote, logger: runLogger)
+            runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, freshNote: freshNote,
+            logger: runLogger)
         await runEnded()
     }
 
@@ -196,7 +196,7 @@ extension Conversation {
     func renderProgress(elapsed: Duration, note: String? = nil) -> String {
         let progress = active?.progress ?? RunProgress(project: settings.project)
         var html = ProgressRenderer.progress(
-            progress, elapsed: elapsed, showPartialText: showsPartialTextInProgress, queuedPrompt: false)
+            progress, elapsed: elapsed, showPartialText: showsPartialTextInProgress)
         if let note { html += "\n\n" + TelegramHTML.escape(note) }
         return html
     }
@@ -216,8 +216,7 @@ extension Conversation {
 
     /// The end-of-run card in place of the progress message, then the answer (or the cause of failure).
     private func conclude(
-        runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, editor: Throttled<ProgressFrame>?,
-        freshNote: String?, logger: Logger
+        runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, freshNote: String?, logger: Logger
     ) async {
         let progress = active?.progress ?? RunProgress(project: settings.project)
         let cancelled = active?.cancelRequested ?? false
@@ -236,7 +235,7 @@ extension Conversation {
         let card = ProgressRenderer.card(progress, ProgressRenderer.Summary(
             outcome: title, elapsed: elapsed, costUSD: result == nil ? nil : cost, model: progress.model ?? settings.model,
             mode: settings.permissionMode.rawValue, sessionID: sessionID, project: settings.project))
-        if let editor {
+        if let editor = active?.editor {
             await editor.close(with: ProgressFrame(html: card, final: true))
         } else {
             await reply(card)

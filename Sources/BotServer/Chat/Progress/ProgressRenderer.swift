@@ -4,7 +4,7 @@ enum ProgressRenderer {
     /// Partial answer text shown in the progress message (when it is not streamed as a draft).
     static let partialTextLength = 700
 
-    static func progress(_ progress: RunProgress, elapsed: Duration, showPartialText: Bool, queuedPrompt: Bool) -> String {
+    static func progress(_ progress: RunProgress, elapsed: Duration, showPartialText: Bool) -> String {
         var lines: [String] = []
         var header = "⏳ <b>Working</b> · " + format(elapsed: elapsed)
         if progress.waitingForApproval > 0 { header = "✋ <b>Waiting for your approval</b> · " + format(elapsed: elapsed) }
@@ -26,7 +26,6 @@ enum ProgressRenderer {
                 lines.append("<blockquote>" + TelegramHTML.escape(tail(text, partialTextLength)) + "</blockquote>")
             }
         }
-        if queuedPrompt { lines.append("\n📥 Your next message is queued.") }
         return lines.joined(separator: "\n")
     }
 

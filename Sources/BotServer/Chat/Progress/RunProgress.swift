@@ -18,8 +18,6 @@ struct RunProgress: Sendable {
     private(set) var waitingForApproval = 0
     private(set) var retry: APIRetry?
     private(set) var model: String?
-    /// Bumped on every change that is visible in the progress message.
-    private(set) var revision = 0
 
     let project: String
     static let keptActivityLines = 8
@@ -33,7 +31,6 @@ struct RunProgress: Sendable {
         case .textDelta(let text):
             partialText += text
             retry = nil
-            revision += 1
         case .thinkingDelta:
             break
         case .assistant(let message):
@@ -52,15 +49,12 @@ struct RunProgress: Sendable {
                 partialText = ""
             }
             retry = nil
-            revision += 1
         case .toolResults:
             break
         case .apiRetry(let apiRetry):
             retry = apiRetry
-            revision += 1
         case .permissionRequested:
             waitingForApproval += 1
-            revision += 1
         case .permissionDeniedByPolicy, .permissionWithdrawn:
             break
         case .backgroundResult, .finished:
@@ -70,7 +64,6 @@ struct RunProgress: Sendable {
 
     mutating func setWaitingForApproval(_ count: Int) {
         waitingForApproval = max(0, count)
-        revision += 1
     }
 
     private mutating func record(tool name: String, input: JSONValue, subagent: Bool) {
