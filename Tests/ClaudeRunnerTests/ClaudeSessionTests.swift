@@ -119,6 +119,27 @@ import Testing
         await claude.stop()
     }
 
+    /// A stop detaches its process at once: a message sent before the old CLI is gone goes to
+    /// a new process (spawned after the old one exits), never to the closing stdin, and the
+    /// stop's sweep of the old process's tools leaves the new one alone.
+    @Test func aMessageSentWhileTheProcessIsStoppingGoesToANewProcess() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([["text": "Before the stop."], ["text": "After the stop."]])
+        let claude = session(sandbox)
+        #expect(try await claude.send(.text("one")).collect().outcome?.result?.result == "Before the stop.")
+        let oldPID = try #require(await claude.processID)
+        let stopping = Task { await claude.stop() }
+        #expect(await eventually(within: .seconds(15)) { await !claude.isProcessRunning })
+        let result = try #require(try await claude.send(.text("two")).collect().outcome?.result)
+        #expect(result.result == "After the stop.")
+        #expect(await claude.processID != oldPID)
+        await stopping.value
+        #expect(kill(oldPID, 0) != 0, "the old process is gone")
+        #expect(await claude.isProcessRunning, "the stop of the old process left the new one running")
+        await claude.stop()
+    }
+
     @Test func anAPIErrorEndsTheRunWithAClearResult() async throws {
         let sandbox = try await ClaudeSandbox.start()
         defer { sandbox.stop() }

@@ -41,9 +41,13 @@ final class CLIProcess: Sendable {
     var pid: pid_t? { state.withLock { $0.pid } }
     var hasExited: Bool { state.withLock { $0.exited } }
 
-    /// Spawns the process; events arrive on `events` until `.exited`.
-    func start(_ launch: Launch) {
-        Task { await self.run(launch) }
+    /// Spawns the process once `predecessor` (a stop in progress) is done; events arrive on
+    /// `events` until `.exited`. Lines written meanwhile wait in order.
+    func start(_ launch: Launch, after predecessor: Task<Void, Never>? = nil) {
+        Task {
+            await predecessor?.value
+            await self.run(launch)
+        }
     }
 
     /// Queues one line (which must end in "\n") for stdin.

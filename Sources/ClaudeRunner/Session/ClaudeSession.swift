@@ -36,7 +36,11 @@ public actor ClaudeSession {
     private var run: Run?
     private var pendingPermissions: [String: Task<Void, Never>] = [:]
     private var pendingControls: [String: CheckedContinuation<Result<JSONValue, ClaudeError>, Never>] = [:]
-    private var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Callers waiting for a given process (the current one or one being stopped) to exit.
+    private var exitWaiters: [ObjectIdentifier: [CheckedContinuation<Void, Never>]] = [:]
+    /// The stop in progress, if any: a new process is spawned only after it, so two CLIs
+    /// never write the same session's transcript and `--resume` reads a finished one.
+    private var retiring: Task<Void, Never>?
     /// ExitPlanMode's plan by tool_use id: its permission request arrives without it.
     private var plans: [String: String] = [:]
     private var controlCounter = 0
@@ -99,35 +103,62 @@ public actor ClaudeSession {
     /// Stops the process: stdin closed (the CLI finishes and exits), then SIGTERM (it kills
     /// its tools), then SIGKILL; then every process that carries its marker is killed and
     /// reaped. A run in progress finishes with `.stopped`.
+    ///
+    /// The process is detached at once: a message sent while it is still exiting starts a
+    /// new process (spawned once this one is gone) instead of going to a closing stdin.
     public func stop() async {
         idleTask?.cancel()
         guard let process, !process.hasExited else {
-            await sweep()
+            await retiring?.value
+            await sweep(marker)
             return
         }
+        let marker = self.marker
         let busy = run != nil || !pendingPermissions.isEmpty
         if let run { finishRun(run, .failed(.stopped)) }
+        idleTask?.cancel()  // finishing the run scheduled one
+        for (_, task) in pendingPermissions { task.cancel() }
+        pendingPermissions = [:]
+        self.process = nil
+        let previous = retiring
+        let stopping = Task {
+            await previous?.value
+            await self.retire(process, marker: marker, interruptFirst: busy)
+        }
+        retiring = stopping
+        await stopping.value
+        if retiring == stopping { retiring = nil }
+    }
+
+    private func retire(_ process: CLIProcess, marker: String, interruptFirst: Bool) async {
+        let grace = configuration.stopGracePeriod
         // An interrupt first: closing stdin alone waits for running tools to finish.
-        if busy { _ = try? await control("interrupt", timeout: configuration.stopGracePeriod) }
+        if interruptFirst { _ = try? await control("interrupt", on: process, timeout: grace) }
         process.closeInput()
-        if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+        if await waitForExit(of: process, within: grace) { return await sweep(marker) }
         process.send(.terminate)  // the reaper passes it on: the CLI stops its tools
-        if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+        if await waitForExit(of: process, within: grace) { return await sweep(marker) }
         if configuration.reaper != nil {
             process.send(.userDefinedOne)  // the reaper: SIGKILL the CLI and everything below it
-            if await waitForExit(configuration.stopGracePeriod) { return await sweep() }
+            if await waitForExit(of: process, within: grace) { return await sweep(marker) }
         }
         let root = process.pid
         await DescendantSweeper.killAll(marked: marker, root: root, exclude: root.map { [$0] } ?? [])
         process.send(.kill)
-        _ = await waitForExit(configuration.stopGracePeriod)
-        await sweep()
+        _ = await waitForExit(of: process, within: grace)
+        await sweep(marker)
     }
 
     // MARK: Process
 
     private func ensureProcess() -> CLIProcess {
         if let process, !process.hasExited { return process }
+        if process != nil {
+            // It died between runs and its exit is not handled yet (it will be ignored as stale):
+            // sweep what it left behind now.
+            let stale = marker
+            Task { await DescendantSweeper.killAll(marked: stale, root: nil) }
+        }
         let process = CLIProcess()
         marker = UUID().uuidString.lowercased()
         var environment = configuration.environment
@@ -144,7 +175,7 @@ public actor ClaudeSession {
         process.start(CLIProcess.Launch(
             executable: executable, arguments: launchArguments, environment: environment,
             workingDirectory: options.workingDirectory,
-            maxLineLength: configuration.maxLineLength, stderrLimit: configuration.stderrLimit))
+            maxLineLength: configuration.maxLineLength, stderrLimit: configuration.stderrLimit), after: retiring)
         self.process = process
         // Optional for the CLI, but it makes an unusable binary fail at once rather than on the first prompt.
         process.write(HostMessage.line(HostMessage.controlRequest(id: nextControlID(), subtype: "initialize", ["hooks": nil])))
@@ -158,7 +189,18 @@ public actor ClaudeSession {
     }
 
     private func handle(_ event: CLIProcess.Event, from source: CLIProcess) async {
-        guard source === process else { return }  // a stale process's last words
+        guard source === process else {
+            // A process being stopped: only what its stop waits for still matters.
+            switch event {
+            case .line(let bytes):
+                if let json = try? JSONValue.parse(bytes), case .controlResponse(let id, let outcome) = CLIMessage(json) {
+                    pendingControls.removeValue(forKey: id)?.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
+                }
+            case .exited:
+                releaseExitWaiters(of: source)
+            }
+            return
+        }
         switch event {
         case .line(let bytes):
             if run != nil { run?.lastOutputAt = clock.now }
@@ -269,36 +311,37 @@ public actor ClaudeSession {
 
     private func processExited(_ status: ExitStatus, stderr: String) {
         logger.info("claude exited", metadata: ["session": "\(options.sessionID)", "status": "\(status)"])
+        let exited = process
         process = nil
         for (_, task) in pendingPermissions { task.cancel() }
         pendingPermissions = [:]
         for (_, waiter) in pendingControls { waiter.resume(returning: .failure(.control("Claude Code exited"))) }
         pendingControls = [:]
         if let run { finishRun(run, .failed(.processExited(status, stderr: stderr))) }
-        for waiter in exitWaiters { waiter.resume() }
-        exitWaiters = []
+        if let exited { releaseExitWaiters(of: exited) }
         // Its tools may have outlived it (a crash, a SIGKILL): nothing of it may stay behind.
         let marker = self.marker
         Task { await DescendantSweeper.killAll(marked: marker, root: nil) }
     }
 
-    private func waitForExit(_ limit: Duration) async -> Bool {
-        guard let process, !process.hasExited else { return true }
+    /// True when `process` exited within `limit`.
+    private func waitForExit(of process: CLIProcess, within limit: Duration) async -> Bool {
+        guard !process.hasExited else { return true }
         let timer = Task { [weak self] in
             try? await Task.sleep(for: limit)
-            await self?.releaseExitWaiters()
+            await self?.releaseExitWaiters(of: process)
         }
-        await withCheckedContinuation { exitWaiters.append($0) }
+        await withCheckedContinuation { exitWaiters[ObjectIdentifier(process), default: []].append($0) }
         timer.cancel()
-        return self.process == nil || self.process?.hasExited == true
+        return process.hasExited
     }
 
-    private func releaseExitWaiters() {
-        for waiter in exitWaiters { waiter.resume() }
-        exitWaiters = []
+    private func releaseExitWaiters(of process: CLIProcess) {
+        for waiter in exitWaiters.removeValue(forKey: ObjectIdentifier(process)) ?? [] { waiter.resume() }
     }
 
-    private func sweep() async {
+    private func sweep(_ marker: String) async {
+        guard !marker.isEmpty else { return }
         await DescendantSweeper.killAll(marked: marker, root: nil)
     }
 
@@ -312,7 +355,14 @@ public actor ClaudeSession {
     private func control(_ subtype: String, _ fields: [String: JSONValue] = [:], timeout: Duration = .seconds(10))
         async throws(ClaudeError) -> JSONValue
     {
-        guard let process, !process.hasExited else { throw .control("Claude Code is not running") }
+        guard let process else { throw .control("Claude Code is not running") }
+        return try await control(subtype, fields, on: process, timeout: timeout)
+    }
+
+    private func control(_ subtype: String, _ fields: [String: JSONValue] = [:], on process: CLIProcess, timeout: Duration)
+        async throws(ClaudeError) -> JSONValue
+    {
+        guard !process.hasExited else { throw .control("Claude Code is not running") }
         let id = nextControlID()
         let timer = Task { [weak self] in
             try? await Task.sleep(for: timeout)
