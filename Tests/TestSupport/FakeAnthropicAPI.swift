@@ -13,7 +13,10 @@ public final class FakeAnthropicAPI: Sendable {
 
     private init(process: FakeServerProcess) { self.process = process }
 
+    /// Returns at once; the fake is reaped in the background.
     public func stop() { process.stop() }
+    /// Blocks until the fake is gone: never on the cooperative pool.
+    public func stopAndWait() { process.stopAndWait() }
 
     public func script(_ turns: [JSONValue]) async throws {
         _ = try await control("POST", "/__fake/script", ["turns": .array(turns)])

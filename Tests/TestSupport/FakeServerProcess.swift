@@ -31,16 +31,17 @@ public final class FakeServerProcess: @unchecked Sendable {
         self.port = port
     }
 
-    /// Closing stdin makes the fake exit; it is reaped here (killed if it does not go in time).
-    /// Blocks for as long as that takes: from async code, use `stopInBackground()`.
+    /// Closing stdin makes the fake exit; it is reaped on a thread of its own (killed if it
+    /// does not go in time), and this returns at once: a test's `defer` runs on the
+    /// cooperative pool, and holding one of its two threads for seconds starves every other
+    /// suite running meanwhile.
     public func stop() {
-        child.stop(within: .seconds(5))
-    }
-
-    /// The same, on a thread of its own: a test's `defer` runs on the cooperative pool, and
-    /// holding one of its few threads for seconds starves every other suite running meanwhile.
-    public func stopInBackground() {
         let child = child
         DispatchQueue.global().async { child.stop(within: .seconds(5)) }
+    }
+
+    /// The same, returning once the fake is gone. Blocks: never call it on the cooperative pool.
+    public func stopAndWait() {
+        child.stop(within: .seconds(5))
     }
 }

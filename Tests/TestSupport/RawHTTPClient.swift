@@ -72,6 +72,7 @@ public final class RawHTTPClient: @unchecked Sendable {
                 let sent = bytes.withUnsafeBytes {
                     Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
                 }
+                if sent < 0 && errno == EINTR { continue }
                 guard sent > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
                 offset += sent
             }
@@ -101,6 +102,7 @@ public final class RawHTTPClient: @unchecked Sendable {
                 var chunk = [UInt8](repeating: 0, count: 4096)
                 let count = chunk.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, 4096, 0) }
                 if count == 0 || (count < 0 && errno == ECONNRESET) { return all }
+                if count < 0 && errno == EINTR { continue }  // a signal (or a debugger) interrupted the wait
                 guard count > 0 else { throw ClientError(description: "timed out waiting for close (errno \(errno))") }
                 all += chunk[0..<count]
             }
@@ -111,7 +113,11 @@ public final class RawHTTPClient: @unchecked Sendable {
 
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 16384)
-        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 16384, 0) }
+        var count = 0
+        repeat {
+            // A socket with SO_RCVTIMEO is not restarted after a signal handler (signal(7)).
+            count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 16384, 0) }
+        } while count < 0 && errno == EINTR
         if count == 0 { throw ClientError(description: "connection closed by server") }
         guard count > 0 else { throw ClientError(description: "recv failed or timed out: errno \(errno)") }
         received += chunk[0..<count]

@@ -48,7 +48,7 @@ import TestSupport
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
         let remote = try await Remote.start(in: harness.directory.path)
-        defer { remote.server.stopInBackground() }
+        defer { remote.server.stop() }
         let clone = harness.workspace + "/shop"
         let (status, log) = try await harness.run(Self.environment(remote)) { _ in
             try await harness.send("/clone \(remote.url) shop")

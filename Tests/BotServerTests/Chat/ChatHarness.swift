@@ -55,8 +55,8 @@ final class ChatHarness: @unchecked Sendable {
     func stop() {
         let (bot, anthropic, directory) = (bot, anthropic, directory)
         DispatchQueue.global().async {
-            bot.stop()
-            anthropic.stop()
+            bot.stopAndWait()  // before the slot is released: that is what bounds the load
+            anthropic.stopAndWait()
             directory.remove()
             Task { await ChatHarness.slots.release() }
         }

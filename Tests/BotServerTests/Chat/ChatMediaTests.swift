@@ -94,7 +94,7 @@ import TestSupport
         defer { harness.stop() }
         let transcription = try await FakeServerProcess.start(
             script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "Please list the files in this project."])
-        defer { transcription.stopInBackground() }
+        defer { transcription.stop() }
         let ogg: [UInt8] = Array("OggS".utf8) + Array(repeating: 7, count: 5000)
         try await harness.bot.registerFile(id: "voice-1", content: ogg, path: "voice/file_9.oga")
         try await harness.anthropic.script([["text": "Here are the files."]])
@@ -143,7 +143,7 @@ import TestSupport
         try await harness.bot.registerFile(id: "spoken", content: audio, path: "voice/spoken.oga")
         let transcription = try await FakeServerProcess.start(
             script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "list the files in this project"])
-        defer { transcription.stopInBackground() }
+        defer { transcription.stop() }
         try await harness.anthropic.script([["text": "Listed."], ["text": "Listed again."]])
         let voice: [String: Any] = ["voice": ["file_id": "spoken", "file_unique_id": "s", "duration": 2, "mime_type": "audio/ogg", "file_size": audio.count]]
         let (status, log) = try await harness.run(["TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(transcription.port)/v1"]) { _ in
@@ -165,7 +165,7 @@ import TestSupport
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
         let failing = try await FakeServerProcess.start(script: "fake_transcription_api.py", arguments: ["--port", "0", "--status", "500"])
-        defer { failing.stopInBackground() }
+        defer { failing.stop() }
         try await harness.bot.registerFile(id: "voice-2", content: Array("OggS....".utf8), path: "voice/file_2.oga")
         let voice: [String: Any] = ["voice": ["file_id": "voice-2", "file_unique_id": "v2", "duration": 1, "mime_type": "audio/ogg", "file_size": 8]]
         try await harness.run { _ in

@@ -108,7 +108,7 @@ import TestSupport
 
     @Test func doctorReportsEachCheckAndFailsWhenOneFails() async throws {
         let fake = try await FakeBotAPI.start()
-        defer { fake.process.stopInBackground() }
+        defer { fake.process.stop() }
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         var environment = BotProcess.environment(dataDirectory: directory.path + "/data", port: 0, extra: [

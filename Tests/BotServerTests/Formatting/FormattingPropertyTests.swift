@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import BotServer
@@ -8,77 +9,99 @@ import Testing
 @Suite struct FormattingPropertyTests {
     static let seeds: [UInt64] = Array(1...300)
 
-    @Test func everyChunkIsValidAndNothingIsLost() {
-        var chunkCount = 0
-        var splitAnswers = 0
-        for seed in Self.seeds {
-            var grammar = MarkdownGrammar(seed: seed)
-            let markdown = grammar.document()
-            let html = TelegramHTML.render(markdown: markdown)
-            let chunks = MessageSplitter().split(html: html)
-            if seed % 10 == 0 { #expect(AnswerFormatter(maxMessages: .max).format(markdown: markdown) == .messages(chunks)) }
-            chunkCount += chunks.count
-            if chunks.count > 1 { splitAnswers += 1 }
-            for (index, chunk) in chunks.enumerated() {
-                let visible = TelegramChunk.visibleText(chunk)
-                let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible)
-                #expect(problems == [], "seed \(seed), chunk \(index): \(chunk.prefix(300))")
-                #expect(AnswerFormatter.plainText(html: chunk) == visible, "seed \(seed), chunk \(index)")
-            }
-            let whole = TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html))
-            #expect(TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined()) == whole, "seed \(seed)")
+    @Test func everyChunkIsValidAndNothingIsLost() async throws {
+        let (findings, chunkCount, splitAnswers) = try await cpuHeavy { () -> (PropertyFindings, Int, Int) in
+            var findings = PropertyFindings()
+            var chunkCount = 0
+            var splitAnswers = 0
+            for seed in Self.seeds {
+                var grammar = MarkdownGrammar(seed: seed)
+                let markdown = grammar.document()
+                let html = TelegramHTML.render(markdown: markdown)
+                let chunks = MessageSplitter().split(html: html)
+                if seed % 10 == 0 {
+                    findings.check(AnswerFormatter(maxMessages: .max).format(markdown: markdown) == .messages(chunks), "seed \(seed): format ≠ split")
+                }
+                chunkCount += chunks.count
+                if chunks.count > 1 { splitAnswers += 1 }
+                for (index, chunk) in chunks.enumerated() {
+                    let visible = TelegramChunk.visibleText(chunk)
+                    let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible)
+                    findings.check(problems == [], "seed \(seed), chunk \(index): \(problems) in \(chunk.prefix(300))")
+                    findings.check(AnswerFormatter.plainText(html: chunk) == visible, "seed \(seed), chunk \(index): plain text ≠ visible text")
+                }
+                let whole = TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html))
+                findings.check(
+                    TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined()) == whole,
+                    "seed \(seed): the chunks do not show what the whole answer shows")
 
-            guard seed % 5 == 0 else { continue }
-            let plain = AnswerFormatter().plainMessages(markdown: markdown)
-            for message in plain {
-                #expect(TelegramChunk.limitProblems(message, visible: message) == [], "seed \(seed), plain")
+                guard seed % 5 == 0 else { continue }
+                let plain = AnswerFormatter().plainMessages(markdown: markdown)
+                for message in plain {
+                    let problems = TelegramChunk.limitProblems(message, visible: message)
+                    findings.check(problems == [], "seed \(seed), plain: \(problems)")
+                }
+                findings.check(TelegramChunk.nonWhitespaceScalars(plain.joined()) == whole, "seed \(seed), plain: text lost or added")
             }
-            #expect(TelegramChunk.nonWhitespaceScalars(plain.joined()) == whole, "seed \(seed), plain")
+            return (findings, chunkCount, splitAnswers)
         }
+        #expect(findings.failures == [])
         // The grammar does produce answers that need splitting.
         #expect(splitAnswers > 40)
         #expect(chunkCount > 400)
     }
 
-    @Test func smallLimitsToo() {
+    @Test func smallLimitsToo() async throws {
         // A small chunk size puts cuts everywhere: inside links, quotes, lists and code.
-        let splitter = MessageSplitter(maxLength: 100, maxBytes: 2_000)
-        for seed in Self.seeds.prefix(40) {
-            var grammar = MarkdownGrammar(seed: seed &* 7919)
-            let markdown = grammar.document()
-            let html = TelegramHTML.render(markdown: markdown)
-            let chunks = splitter.split(html: html)
-            for chunk in chunks {
-                let visible = TelegramChunk.visibleText(chunk)
-                let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 100)
-                #expect(problems == [], "seed \(seed): \(chunk.prefix(300))")
-                #expect(chunk.utf8.count <= 2_000)
+        let findings = try await cpuHeavy { () -> PropertyFindings in
+            var findings = PropertyFindings()
+            let splitter = MessageSplitter(maxLength: 100, maxBytes: 2_000)
+            for seed in Self.seeds.prefix(40) {
+                var grammar = MarkdownGrammar(seed: seed &* 7919)
+                let markdown = grammar.document()
+                let html = TelegramHTML.render(markdown: markdown)
+                let chunks = splitter.split(html: html)
+                for chunk in chunks {
+                    let visible = TelegramChunk.visibleText(chunk)
+                    let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 100)
+                    findings.check(problems == [], "seed \(seed): \(problems) in \(chunk.prefix(300))")
+                    findings.check(chunk.utf8.count <= 2_000, "seed \(seed): \(chunk.utf8.count) bytes")
+                }
+                findings.check(
+                    TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
+                        == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)),
+                    "seed \(seed): the chunks do not show what the whole answer shows")
             }
-            #expect(
-                TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
-                    == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)), "seed \(seed)")
+            return findings
         }
+        #expect(findings.failures == [])
     }
 
-    @Test func anyStringOfMarkdownSyntax() {
+    @Test func anyStringOfMarkdownSyntax() async throws {
         // Not a grammar: random runs of the characters Markdown and HTML care about.
-        let alphabet: [String] = "*_~`[]()<>!&\\#|-+=:. \n\n\t1a😀\u{301}\"'/".map(String.init)
-            + ["\r\n", "\u{0}", "👨‍👩‍👧", "    ", "```", "> ", "- ", "1. "]
-        var random = SplitMix64(seed: 42)
-        let splitter = MessageSplitter(maxLength: 200)
-        for seed in 0..<300 {
-            let markdown = (0..<Int.random(in: 0...1500, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
-            let html = TelegramHTML.render(markdown: markdown)
-            let chunks = splitter.split(html: html)
-            for chunk in chunks {
-                let visible = TelegramChunk.visibleText(chunk)
-                let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 200)
-                #expect(problems == [], "seed \(seed): \(chunk.prefix(300))")
+        let findings = try await cpuHeavy { () -> PropertyFindings in
+            var findings = PropertyFindings()
+            let alphabet: [String] = "*_~`[]()<>!&\\#|-+=:. \n\n\t1a😀\u{301}\"'/".map(String.init)
+                + ["\r\n", "\u{0}", "👨‍👩‍👧", "    ", "```", "> ", "- ", "1. "]
+            var random = SplitMix64(seed: 42)
+            let splitter = MessageSplitter(maxLength: 200)
+            for seed in 0..<300 {
+                let markdown = (0..<Int.random(in: 0...1500, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
+                let html = TelegramHTML.render(markdown: markdown)
+                let chunks = splitter.split(html: html)
+                for chunk in chunks {
+                    let visible = TelegramChunk.visibleText(chunk)
+                    let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 200)
+                    findings.check(problems == [], "seed \(seed): \(problems) in \(chunk.prefix(300))")
+                }
+                findings.check(
+                    TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
+                        == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)),
+                    "seed \(seed): the chunks do not show what the whole answer shows")
             }
-            #expect(
-                TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
-                    == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)), "seed \(seed)")
+            return findings
         }
+        #expect(findings.failures == [])
     }
 
     /// Nesting and repetition that would be quadratic or overflow the stack if unbounded.
@@ -91,12 +114,18 @@ import Testing
         "backtick runs of every length": String(repeating: "`", count: 5_000) + " " + (1...200).map { String(repeating: "`", count: $0) }.joined(separator: " "),
     ]
 
-    @Test(arguments: hostile.keys.sorted()) func hostileInput(_ name: String) throws {
+    @Test(arguments: hostile.keys.sorted()) func hostileInput(_ name: String) async throws {
         let markdown = try #require(Self.hostile[name])
-        guard case .messages(let chunks) = AnswerFormatter(maxMessages: .max).format(markdown: markdown) else { return }
-        #expect(!chunks.isEmpty)
-        for chunk in chunks {
-            #expect(TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: TelegramChunk.visibleText(chunk)) == [])
+        let findings = try await cpuHeavy { () -> PropertyFindings in
+            var findings = PropertyFindings()
+            guard case .messages(let chunks) = AnswerFormatter(maxMessages: .max).format(markdown: markdown) else { return findings }
+            findings.check(!chunks.isEmpty, "no chunks")
+            for (index, chunk) in chunks.enumerated() {
+                let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: TelegramChunk.visibleText(chunk))
+                findings.check(problems == [], "chunk \(index): \(problems)")
+            }
+            return findings
         }
+        #expect(findings.failures == [])
     }
 }

@@ -24,7 +24,10 @@ final class FakeBotAPI: Sendable {
 
     private init(process: FakeServerProcess) { self.process = process }
 
+    /// Returns at once; the fake is reaped in the background.
     func stop() { process.stop() }
+    /// Blocks until the fake is gone: never on the cooperative pool.
+    func stopAndWait() { process.stopAndWait() }
 
     struct Call: @unchecked Sendable {
         // JSON values from JSONSerialization: read-only after decoding.

@@ -21,9 +21,14 @@ struct ClaudeSandbox {
         return sandbox
     }
 
+    /// Returns at once (a test's `defer` runs on the cooperative pool): the fake is stopped
+    /// and the files removed on a thread of their own.
     func stop() {
-        api.stop()
-        directory.remove()
+        let (api, directory) = (api, directory)
+        DispatchQueue.global().async {
+            api.stopAndWait()
+            directory.remove()
+        }
     }
 
     static var claudeBinary: String { ClaudeCLI.testBinary }
