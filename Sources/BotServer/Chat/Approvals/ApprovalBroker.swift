@@ -88,7 +88,13 @@ actor ApprovalBroker: PermissionDelegate {
         let note: String
         switch choice {
         case .once, .planDefault, .planAcceptEdits:
-            decision = .allow()
+            // A plan's mode goes with the approval itself: a separate set_permission_mode could
+            // reach the CLI after Claude's next edit had already asked in the old mode.
+            decision = switch choice {
+            case .planAcceptEdits: .allow(updatedPermissions: Self.setMode(.acceptEdits))
+            case .planDefault: .allow(updatedPermissions: Self.setMode(.default))
+            default: .allow()
+            }
             note = request.toolName == "ExitPlanMode"
                 ? "✅ Plan approved by \(decider.name); continuing in \(choice == .planAcceptEdits ? "acceptEdits" : "default") mode."
                 : "✅ Allowed once by \(decider.name)"
@@ -107,11 +113,18 @@ actor ApprovalBroker: PermissionDelegate {
         }
         entry.continuation.resume(returning: decision)
         await audit(request, decision: choice.rawValue, by: decider.id)
+        // The conversation keeps the mode for later processes (the CLI has switched already).
         if choice == .planAcceptEdits { await onPlanApproved(.acceptEdits) }
         if choice == .planDefault { await onPlanApproved(.default) }
         await close(entry, note: TelegramHTML.escape(note))
         await onChange(pending.count)
         return choice == .deny ? "Denied" : "Allowed"
+    }
+
+    /// The permission update that switches the session's mode (the shape of the CLI's own
+    /// `setMode` suggestions).
+    static func setMode(_ mode: PermissionMode) -> JSONValue {
+        [["type": "setMode", "mode": .string(mode.rawValue), "destination": "session"]]
     }
 
     /// A tap on an AskUserQuestion option (`option` nil: Done; -1: Skip).
