@@ -18,6 +18,8 @@ let package = Package(
         // Without its Foundation trait: the bot keeps full Foundation out of its memory footprint.
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Linux kernel interfaces (epoll, eventfd) that Glibc's module does not export.
@@ -50,6 +52,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         // Clients and fake servers shared by the test targets.
         .target(name: "TestSupport", dependencies: ["ClaudeRunner"], path: "Tests/TestSupport"),
@@ -59,6 +63,7 @@ let package = Package(
             name: "BotServerTests",
             dependencies: [
                 "BotServer", "HTTPCore", "CSQLite", "TestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

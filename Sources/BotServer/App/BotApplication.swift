@@ -22,10 +22,11 @@ struct BotApplication {
         }
         let store = InboxStore(database: database)
         let state = BotStateStore(database: database)
+        let metrics = BotMetrics()
         let telegram: TelegramBotAPI
         let http: HTTPClient
         do {
-            (http, telegram) = try Self.telegramClient(configuration)
+            (http, telegram) = try Self.telegramClient(configuration, metrics: metrics)
         } catch {
             await database.close()
             throw error
@@ -48,7 +49,7 @@ struct BotApplication {
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
             permissions: PermissionStore(database: database),
             slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
-            features: ChatFeatures(drafts: chat.draftStreaming), logger: Logger(label: "chat")))
+            features: ChatFeatures(drafts: chat.draftStreaming), metrics: metrics, logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
             try DataDirectory.create(chat.temporaryDirectory)
@@ -64,7 +65,8 @@ struct BotApplication {
 
         let shutdownFlag = ShutdownFlag()
         let webhook = configuration.updateMode == .webhook
-            ? WebhookEndpoint(secret: WebhookSecret(configuration.webhookSecret ?? ""), store: store, dispatcher: dispatcher)
+            ? WebhookEndpoint(
+                secret: WebhookSecret(configuration.webhookSecret ?? ""), store: store, dispatcher: dispatcher, metrics: metrics)
             : nil
         let server: HTTPServer
         do {
@@ -74,7 +76,8 @@ struct BotApplication {
                 configuration: httpConfiguration,
                 router: Routes.make(
                     webhook: webhook,
-                    health: HealthEndpoints(writer: database.writer, isShuttingDown: { shutdownFlag.isSet })),
+                    health: HealthEndpoints(writer: database.writer, isShuttingDown: { shutdownFlag.isSet }),
+                    metrics: MetricsEndpoint(metrics: metrics, token: configuration.metricsToken.map(WebhookSecret.init))),
                 logger: Logger(label: "http"))
             // Bound now, so an unusable address stops start-up with a clear message; serving
             // starts inside the service group, once SIGTERM and SIGINT are trapped.
@@ -107,7 +110,7 @@ struct BotApplication {
             }
         case .polling:
             services.append(.init(service: PollingIntake(
-                api: telegram, store: store, state: state, dispatcher: dispatcher, logger: Logger(label: "polling"))))
+                api: telegram, store: store, state: state, dispatcher: dispatcher, metrics: metrics, logger: Logger(label: "polling"))))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -126,7 +129,7 @@ struct BotApplication {
     }
 
     /// The HTTP client and Bot API client every Telegram call goes through.
-    static func telegramClient(_ configuration: Configuration) throws(StartupError) -> (HTTPClient, TelegramBotAPI) {
+    static func telegramClient(_ configuration: Configuration, metrics: BotMetrics? = nil) throws(StartupError) -> (HTTPClient, TelegramBotAPI) {
         var httpConfiguration = HTTPClientConfiguration()
         httpConfiguration.trustedCAFile = configuration.telegramAPICAFile
         let http: HTTPClient
@@ -136,7 +139,8 @@ struct BotApplication {
             throw .telegram("cannot set up the HTTP client: \(error)")
         }
         do {
-            return (http, try TelegramBotAPI(baseURL: configuration.telegramAPIBaseURL, token: configuration.botToken, http: http))
+            return (http, try TelegramBotAPI(
+                baseURL: configuration.telegramAPIBaseURL, token: configuration.botToken, http: http, metrics: metrics))
         } catch {
             http.shutdown()
             throw .telegram("\(error)")

@@ -18,6 +18,7 @@ struct ChatContext: Sendable {
     let slots: RunSlots
     let identity: BotIdentity
     let features: ChatFeatures
+    let metrics: BotMetrics
     let logger: Logger
 }
 

@@ -62,7 +62,7 @@ final class ChatService: ConversationHandler {
             let text = message.text, !text.hasPrefix("/"), !text.trimmingWhitespace().isEmpty, message.replyToMessage == nil
         else { return }
         _ = acknowledged.withLock { $0.insert(record.updateID) }
-        Conversation.acknowledge(messageID: message.messageID, in: key, context: context)
+        Conversation.acknowledge(messageID: message.messageID, updateID: record.updateID, in: key, context: context)
     }
 
     // MARK: Messages

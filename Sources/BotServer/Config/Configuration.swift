@@ -29,6 +29,8 @@ struct Configuration: Sendable {
     var logFormat: LogFormat
     /// Seconds in-flight work may take to finish after SIGTERM before it is cut off.
     var shutdownGracePeriodSeconds: Int
+    /// Lets a scraper that is not on this machine read GET /metrics (as a Bearer token).
+    var metricsToken: String?
 
     var databasePath: String { dataDirectory + "/bot.sqlite" }
 
@@ -38,7 +40,7 @@ struct Configuration: Sendable {
     }
 
     /// Values that must never reach a log line.
-    var secrets: [String] { [botToken] + (webhookSecret.map { [$0] } ?? []) }
+    var secrets: [String] { [botToken] + (webhookSecret.map { [$0] } ?? []) + (metricsToken.map { [$0] } ?? []) }
 
     static func load(from environment: Environment) throws(ConfigurationError) -> Configuration {
         let token = try environment.required(
@@ -79,6 +81,12 @@ struct Configuration: Sendable {
                 throw ConfigurationError(variable: "PUBLIC_URL", problem: "must not have a query string")
             }
         }
+        let metricsToken = environment.optional("METRICS_TOKEN")
+        if let metricsToken, metricsToken.utf8.count < 16 || !Self.isValidWebhookSecret(metricsToken) {
+            throw ConfigurationError(
+                variable: "METRICS_TOKEN",
+                problem: "must be 16-256 characters of A-Z, a-z, 0-9, _ and -; e.g. `openssl rand -hex 32`")
+        }
         let certificate = environment.optional("TLS_CERT_FILE")
         let key = environment.optional("TLS_KEY_FILE")
         switch (certificate, key) {
@@ -105,7 +113,8 @@ struct Configuration: Sendable {
                 ["trace": .trace, "debug": .debug, "info": .info, "notice": .notice, "warning": .warning,
                  "error": .error, "critical": .critical]),
             logFormat: try environment.choice("LOG_FORMAT", default: .text, ["text": .text, "json": .json]),
-            shutdownGracePeriodSeconds: try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, range: 0...600))
+            shutdownGracePeriodSeconds: try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, range: 0...600),
+            metricsToken: metricsToken)
     }
 
     /// Telegram needs HTTPS; a plain-HTTP public URL is accepted only for a local Bot API server or tests.

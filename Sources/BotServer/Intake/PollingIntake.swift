@@ -12,6 +12,7 @@ struct PollingIntake: Service {
     let store: InboxStore
     let state: BotStateStore
     let dispatcher: Dispatcher
+    let metrics: BotMetrics
     let logger: Logger
     /// Seconds Telegram holds a poll open when there is nothing to deliver.
     var pollTimeout = 30
@@ -38,7 +39,7 @@ struct PollingIntake: Service {
                 let batch = try await api.getUpdates(
                     GetUpdates(offset: offset, limit: 100, timeout: pollTimeout, allowedUpdates: Update.handledKinds))
                 failures = 0
-                if let next = try await store(batch) { offset = next }
+                if let next = try await store(batch, receivedAt: .now) { offset = next }
             } catch {
                 if Task.isCancelled { return }
                 failures += 1
@@ -49,7 +50,7 @@ struct PollingIntake: Service {
     }
 
     /// Stores a batch with the offset that confirms it; returns that offset (nil for an empty batch).
-    private func store(_ batch: [JSONValue]) async throws -> Int64? {
+    private func store(_ batch: [JSONValue], receivedAt instant: ContinuousClock.Instant) async throws -> Int64? {
         var entries: [InboxEntry] = []
         var rejected: [(payload: [UInt8], reason: String)] = []
         var highest: Int64?
@@ -80,7 +81,10 @@ struct PollingIntake: Service {
             return nil
         }
         let stored = try await store.storePolled(entries, rejected: rejected, nextOffset: highest + 1)
-        for entry in stored { dispatcher.submit(InboxRecord(pending: entry)) }
+        for entry in stored {
+            metrics.latency.received(entry.updateID, at: instant)
+            dispatcher.submit(InboxRecord(pending: entry))
+        }
         return highest + 1
     }
 

@@ -11,20 +11,27 @@ struct WebhookEndpoint: Sendable {
     let secret: WebhookSecret
     let store: InboxStore
     let dispatcher: Dispatcher
+    let metrics: BotMetrics
 
     func handle(_ request: HTTPRequest, _ context: RequestContext) async -> HTTPResponse {
+        let (response, result) = await respond(to: request, context)
+        metrics.webhookRequest(result)
+        return response
+    }
+
+    private func respond(to request: HTTPRequest, _ context: RequestContext) async -> (HTTPResponse, BotMetrics.WebhookResult) {
         guard secret.matches(request.head.headers[Self.secretHeader]) else {
             context.logger.warning(
                 "webhook request with a missing or wrong secret token",
                 metadata: ["peer": "\(context.peer)",
                            "header": "\(request.head.headers.contains(Self.secretHeader) ? "wrong" : "missing")"])
-            return .text(.unauthorized, "unauthorized")
+            return (.text(.unauthorized, "unauthorized"), .unauthorized)
         }
         let receivedAt = UnixTime.nowMillis()
         switch UpdateClassification(body: request.body) {
         case .malformed(let reason):
             context.logger.warning("webhook body is not JSON", metadata: ["peer": "\(context.peer)", "reason": "\(reason)"])
-            return .text(.badRequest, reason)
+            return (.text(.badRequest, reason), .malformed)
 
         case .notAnUpdate(let reason):
             // Acknowledge: Telegram would otherwise retry it for a day and hold back the chat behind it.
@@ -32,25 +39,26 @@ struct WebhookEndpoint: Sendable {
                 try await store.storeRejected(
                     payload: request.body, reason: reason, peer: "\(context.peer)", receivedAt: receivedAt)
             } catch {
-                return storageFailure(error, context)
+                return (storageFailure(error, context), .unavailable)
             }
             context.logger.warning("webhook body is not an update; kept as rejected", metadata: ["reason": "\(reason)"])
-            return HTTPResponse(status: .ok)
+            return (HTTPResponse(status: .ok), .rejected)
 
         case .update(let envelope):
             let entry = InboxEntry(
                 updateID: envelope.updateID, kind: envelope.kind, conversation: envelope.conversation,
                 payload: request.body, receivedAt: receivedAt)
             do {
-                if try await store.store(entry) {
-                    dispatcher.submit(InboxRecord(pending: entry))
-                } else {
+                guard try await store.store(entry) else {
                     context.logger.debug("duplicate update ignored", metadata: ["update_id": "\(envelope.updateID)"])
+                    return (HTTPResponse(status: .ok), .duplicate)
                 }
             } catch {
-                return storageFailure(error, context)
+                return (storageFailure(error, context), .unavailable)
             }
-            return HTTPResponse(status: .ok)
+            metrics.latency.received(envelope.updateID, at: context.receivedAt)
+            dispatcher.submit(InboxRecord(pending: entry))
+            return (HTTPResponse(status: .ok), .stored)
         }
     }
 

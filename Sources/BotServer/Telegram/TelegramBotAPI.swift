@@ -14,8 +14,10 @@ final class TelegramBotAPI: Sendable {
     private let token: String
     /// Where the base URL's own path ends (a local Bot API server may sit under a prefix).
     private let basePath: String
+    /// Counts every call by method and result, when the bot exports metrics.
+    private let metrics: BotMetrics?
 
-    init(baseURL: String, token: String, http: HTTPClient) throws(TelegramError) {
+    init(baseURL: String, token: String, http: HTTPClient, metrics: BotMetrics? = nil) throws(TelegramError) {
         do {
             base = try HTTPClientURL(baseURL)
         } catch {
@@ -25,6 +27,7 @@ final class TelegramBotAPI: Sendable {
         basePath = path.hasSuffix("/") ? String(path.dropLast()) : path
         self.token = token
         self.http = http
+        self.metrics = metrics
     }
 
     /// Calls `R.method` with the request as JSON and decodes the result.
@@ -161,6 +164,20 @@ final class TelegramBotAPI: Sendable {
     }
 
     private func send<Result: Decodable & Sendable>(
+        _ request: HTTPClientRequest, method: String, as: Result.Type, responseTimeout: Duration?
+    ) async throws(TelegramError) -> Result {
+        guard let metrics else { return try await exchange(request, method: method, as: Result.self, responseTimeout: responseTimeout) }
+        do {
+            let result = try await exchange(request, method: method, as: Result.self, responseTimeout: responseTimeout)
+            metrics.telegramRequest(method: method, result: "ok")
+            return result
+        } catch {
+            metrics.telegramRequest(method: method, result: error.metricsResult)
+            throw error
+        }
+    }
+
+    private func exchange<Result: Decodable & Sendable>(
         _ request: HTTPClientRequest, method: String, as: Result.Type, responseTimeout: Duration?
     ) async throws(TelegramError) -> Result {
         let response: HTTPClientResponse

@@ -52,6 +52,18 @@ enum TelegramError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Worth sending again later: flood control, Telegram's own 5xx, or a network fault.
+    /// The result label of botserver_telegram_requests_total.
+    var metricsResult: String {
+        switch self {
+        case .api(429, _, _, _): return "rate_limited"
+        case .api(let code, _, _, _) where code >= 500: return "server_error"
+        case .api: return "client_error"
+        case .transport: return "network"
+        case .unexpectedResponse: return "unexpected_response"
+        case .invalidRequest: return "invalid_request"
+        }
+    }
+
     var isRetryable: Bool {
         switch self {
         case .api(let code, _, _, _): return code == 429 || code >= 500

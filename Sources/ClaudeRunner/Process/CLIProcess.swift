@@ -25,8 +25,13 @@ final class CLIProcess: Sendable {
 
     let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    private let input: AsyncStream<[UInt8]>.Continuation
-    private let inputStream: AsyncStream<[UInt8]>
+    /// A line for stdin, and who wants to know when it is in the pipe.
+    private struct PendingLine: Sendable {
+        let bytes: [UInt8]
+        let written: (@Sendable (ContinuousClock.Instant) -> Void)?
+    }
+    private let input: AsyncStream<PendingLine>.Continuation
+    private let inputStream: AsyncStream<PendingLine>
     private let signals: AsyncStream<Signal>.Continuation
     private let signalStream: AsyncStream<Signal>
     private let state = Mutex<(pid: pid_t?, exited: Bool)>((nil, false))
@@ -34,7 +39,7 @@ final class CLIProcess: Sendable {
 
     init() {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
-        (inputStream, input) = AsyncStream.makeStream(of: [UInt8].self)
+        (inputStream, input) = AsyncStream.makeStream(of: PendingLine.self)
         (signalStream, signals) = AsyncStream.makeStream(of: Signal.self)
     }
 
@@ -50,8 +55,11 @@ final class CLIProcess: Sendable {
         }
     }
 
-    /// Queues one line (which must end in "\n") for stdin.
-    func write(_ line: [UInt8]) { input.yield(line) }
+    /// Queues one line (which must end in "\n") for stdin. `written` is called, on the writer's
+    /// task, with the instant the whole line was in the pipe (not called if it never is).
+    func write(_ line: [UInt8], written: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
+        input.yield(PendingLine(bytes: line, written: written))
+    }
 
     /// Closes stdin once the queued lines are written: the CLI finishes its work and exits.
     func closeInput() { input.finish() }
@@ -92,7 +100,10 @@ final class CLIProcess: Sendable {
             group.addTask {
                 // A write to a CLI that died fails; the exit is reported by the stdout side.
                 do {
-                    for await line in self.inputStream { _ = try await execution.standardInputWriter.write(line) }
+                    for await line in self.inputStream {
+                        _ = try await execution.standardInputWriter.write(line.bytes)
+                        line.written?(ContinuousClock.now)
+                    }
                     try await execution.standardInputWriter.finish()
                 } catch {
                     try? await execution.standardInputWriter.finish()

@@ -70,15 +70,19 @@ public actor ClaudeSession {
 
     // MARK: Runs
 
-    /// Sends a user message and returns the run's events.
-    public func send(_ content: UserContent) throws(ClaudeError) -> AsyncStream<RunEvent> {
+    /// Sends a user message and returns the run's events. `written` is told the instant the
+    /// message is in the CLI's stdin pipe (for latency metrics; it runs on the writer's task,
+    /// so it must be quick).
+    public func send(
+        _ content: UserContent, written: (@Sendable (ContinuousClock.Instant) -> Void)? = nil
+    ) throws(ClaudeError) -> AsyncStream<RunEvent> {
         guard run == nil else { throw .runInProgress }
         idleTask?.cancel()
         let process = ensureProcess()
         let uuid = UUID().uuidString.lowercased()
         let (stream, continuation) = AsyncStream.makeStream(of: RunEvent.self)
         run = Run(uuid: uuid, continuation: continuation, startedAt: clock.now, lastOutputAt: clock.now)
-        process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)))
+        process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)), written: written)
         startWatchdog(for: uuid)
         return stream
     }

@@ -73,13 +73,14 @@ struct HTTPConnection {
             maxBody = router.defaultMaxBodyLength
         }
         let body = try await readBody(of: head, limit: maxBody, buffer)
+        let receivedAt = ContinuousClock.now
         let request = HTTPRequest(head: head, body: body)
 
         var response: HTTPResponse
         switch match {
         case .found(let route):
             do {
-                response = try await route.handler(request, RequestContext(peer: peer, logger: logger))
+                response = try await route.handler(request, RequestContext(peer: peer, logger: logger, receivedAt: receivedAt))
             } catch {
                 logger.error(
                     "handler failed", metadata: ["path": "\(head.path)", "error": "\(error)"])

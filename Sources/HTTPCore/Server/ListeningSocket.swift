@@ -84,6 +84,11 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     public let host: String
     public let port: Int
 
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
     init(_ storage: sockaddr_storage) {
         var storage = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -115,4 +120,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// 127.0.0.0/8, ::1, or an IPv4-mapped loopback address: a peer on this machine (or in this
+    /// container). A reverse proxy in front of the bot is not one.
+    public var isLoopback: Bool {
+        host.hasPrefix("127.") || host == "::1" || host.lowercased().hasPrefix("::ffff:127.")
+    }
 }

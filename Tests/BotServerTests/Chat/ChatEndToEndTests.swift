@@ -58,6 +58,19 @@ import TestSupport
                 let text = draft.text ?? ""
                 #expect(text.hasPrefix("I'll") || text.hasPrefix("Done: <b>hello.txt</b>") || text.hasPrefix("Done"), "draft \(text)")
             }
+
+            // What the bot measured of it, at GET /metrics (answered to a loopback peer).
+            let scrape = try await RawHTTPClient.request(port: harness.port, path: "/metrics")
+            #expect(scrape.status == 200)
+            let metrics = PrometheusSamples(scrape.bodyText)
+            #expect(metrics["botserver_update_to_typing_seconds_count"] == 1)
+            #expect(metrics["botserver_update_to_prompt_written_seconds_count"] == 1)
+            #expect((metrics["botserver_update_to_prompt_written_seconds_sum"] ?? 0) > 0)
+            #expect(metrics.total("botserver_runs_finished_total", ["outcome": "completed"]) == 1)
+            // The prompt and the tap on Allow.
+            #expect(metrics.total("botserver_webhook_requests_total", ["result": "stored"]) == 2)
+            #expect(metrics.total("botserver_telegram_requests_total", ["method": "sendChatAction", "result": "ok"]) >= 1)
+            #expect(metrics.total("botserver_telegram_requests_total", ["method": "sendMessage", "result": "ok"]) >= 2)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
         #expect(!log.contains("TELEGRAM_BOT_TOKEN") && !log.contains(BotProcess.token))

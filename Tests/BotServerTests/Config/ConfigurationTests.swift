@@ -47,6 +47,8 @@ import Testing
         ("PUBLIC_URL", "https://bot.example.com/?x=1", "must not have a query string"),
         ("WEBHOOK_MAX_CONNECTIONS", "0", "must be a whole number from 1 to 100"),
         ("WEBHOOK_MAX_CONNECTIONS", "101", "must be a whole number from 1 to 100"),
+        ("METRICS_TOKEN", "short", "must be 16-256 characters"),
+        ("METRICS_TOKEN", "sixteen chars but spaces", "must be 16-256 characters"),
     ] as [(String, String?, String)])
     func aBadValueNamesTheVariable(variable: String, value: String?, problem: String) {
         var values = Self.valid

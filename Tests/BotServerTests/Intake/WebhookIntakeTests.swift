@@ -60,6 +60,28 @@ import Testing
         await harness.stop()
     }
 
+    @Test func everyWebhookRequestIsCountedByHowItEnded() async throws {
+        let harness = try await IntakeHarness.start(metricsToken: "scrape-token-0123456789")
+        #expect(try await post(harness, Fixtures.textUpdate(id: 31, chatID: 5)).status == 200)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 31, chatID: 5)).status == 200)
+        #expect(try await post(harness, Fixtures.textUpdate(id: 32), secret: "wrong").status == 401)
+        #expect(try await post(harness, Array(#"{"hello":"world"}"#.utf8)).status == 200)
+        #expect(try await post(harness, Array("update_id=5".utf8)).status == 400)
+        #expect(try await harness.handler.waitUntil { $0.count == 1 })
+
+        // Over the real socket: a loopback peer needs no token, a wrong one is refused.
+        #expect(try await RawHTTPClient.request(
+            port: harness.port, path: "/metrics", headers: ["Authorization": "Bearer wrong-token-0123456789"]).status == 401)
+        let scrape = try await RawHTTPClient.request(port: harness.port, path: "/metrics")
+        #expect(scrape.status == 200)
+        let metrics = PrometheusSamples(scrape.bodyText)
+        for (result, count) in ["stored": 1.0, "duplicate": 1, "unauthorized": 1, "rejected": 1, "malformed": 1] {
+            #expect(metrics[#"botserver_webhook_requests_total{result="\#(result)"}"#] == count, "\(result)")
+        }
+        #expect(harness.metrics.latency.pending == 1, "the stored update's receipt waits for its prompt")
+        await harness.stop()
+    }
+
     @Test func aBodyThatIsNotJSONGets400() async throws {
         let harness = try await IntakeHarness.start()
         #expect(try await post(harness, Array("update_id=5".utf8)).status == 400)

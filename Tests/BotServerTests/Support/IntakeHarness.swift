@@ -15,12 +15,13 @@ struct IntakeHarness {
     let dispatcher: Dispatcher
     let server: HTTPServer
     let handler: RecordingHandler
+    let metrics: BotMetrics
 
     var port: Int { server.port }
 
     static func start(
         handler: RecordingHandler = RecordingHandler(), directory: TemporaryDirectory? = nil,
-        maxQueuedPerLane: Int = 32, maxQueuedTotal: Int = 1024
+        maxQueuedPerLane: Int = 32, maxQueuedTotal: Int = 1024, metricsToken: String? = nil
     ) async throws -> IntakeHarness {
         let directory = try directory ?? TemporaryDirectory()
         var logger = Logger(label: "test")
@@ -31,15 +32,17 @@ struct IntakeHarness {
             store: store, handler: handler, maxQueuedPerLane: maxQueuedPerLane, maxQueuedTotal: maxQueuedTotal,
             logger: logger)
         try await dispatcher.resumePending()
+        let metrics = BotMetrics()
         let router = Routes.make(
-            webhook: WebhookEndpoint(secret: WebhookSecret(secret), store: store, dispatcher: dispatcher),
-            health: HealthEndpoints(writer: database.writer, isShuttingDown: { false }))
+            webhook: WebhookEndpoint(secret: WebhookSecret(secret), store: store, dispatcher: dispatcher, metrics: metrics),
+            health: HealthEndpoints(writer: database.writer, isShuttingDown: { false }),
+            metrics: MetricsEndpoint(metrics: metrics, token: metricsToken.map(WebhookSecret.init)))
         let server = try HTTPServer(
             configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0), router: router, logger: logger)
         try server.start()
         return IntakeHarness(
             directory: directory, database: database, store: store, dispatcher: dispatcher, server: server,
-            handler: handler)
+            handler: handler, metrics: metrics)
     }
 
     /// Stops everything; keeps the directory unless `removeDirectory`.

@@ -15,7 +15,7 @@ extension Conversation {
 
     func media(_ message: Message, updateID: Int64, from userID: Int64) async throws {
         try await load()
-        acknowledge(messageID: message.messageID)
+        acknowledge(messageID: message.messageID, updateID: updateID)
         let caption = (message.caption ?? "").trimmingWhitespace()
         if let voice = message.voice ?? message.audio {
             await voiceNote(voice, isVoice: message.voice != nil, caption: caption, messageID: message.messageID, updateID: updateID, from: userID)
@@ -70,7 +70,7 @@ extension Conversation {
     /// A text that replies to a voice note: transcribed, with the text in front.
     func voiceReply(_ text: String, to voiceMessage: Message, messageID: Int64, updateID: Int64, from userID: Int64) async throws {
         try await load()
-        acknowledge(messageID: messageID)
+        acknowledge(messageID: messageID, updateID: updateID)
         guard let audio = voiceMessage.voice ?? voiceMessage.audio else { return }
         await voiceNote(audio, isVoice: voiceMessage.voice != nil, caption: text, messageID: voiceMessage.messageID, updateID: updateID, from: userID)
     }

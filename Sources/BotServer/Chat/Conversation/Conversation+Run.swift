@@ -24,10 +24,10 @@ extension Conversation {
             throw error
         }
         active?.id = runID
-        active?.task = Task { await self.execute(runID: runID, prompt: prompt, images: images, notice: notice) }
+        active?.task = Task { await self.execute(runID: runID, updateID: updateID, prompt: prompt, images: images, notice: notice) }
     }
 
-    private func execute(runID: Int64, prompt: String, images: [JSONValue], notice: String?) async {
+    private func execute(runID: Int64, updateID: Int64?, prompt: String, images: [JSONValue], notice: String?) async {
         var runLogger = logger
         runLogger[metadataKey: "run"] = "\(runID)"
         guard active?.cancelRequested != true, await takeSlot() else {
@@ -60,7 +60,10 @@ extension Conversation {
             do {
                 // Photos go as image blocks after the text.
                 let content: UserContent = images.isEmpty ? .text(prompt) : .blocks([UserContent.textBlock(prompt)] + images)
-                let stream = try await session.send(content)
+                let latency = context.metrics.latency
+                let stream = try await session.send(content) { written in
+                    if let updateID { latency.promptWritten(for: updateID, at: written) }
+                }
                 for await event in stream {
                     if case .finished(let finished) = event {
                         outcome = finished
@@ -290,6 +293,7 @@ extension Conversation {
     }
 
     private func finish(runID: Int64, sessionID: String, completion: RunCompletion) async {
+        context.metrics.runFinished(completion.outcome.rawValue)
         do {
             try await context.runs.finish(run: runID, sessionID: sessionID, completion)
         } catch {

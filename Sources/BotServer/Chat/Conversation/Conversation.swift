@@ -92,7 +92,7 @@ actor Conversation {
         _ text: String, messageID: Int64, updateID: Int64?, isForward: Bool, from userID: Int64, acknowledged: Bool = false
     ) async throws {
         // Before anything that waits: the user sees at once that the prompt was taken.
-        if messageID != 0 && !acknowledged { acknowledge(messageID: messageID) }
+        if messageID != 0 && !acknowledged { acknowledge(messageID: messageID, updateID: updateID) }
         try await load()
         let window = context.settings.forwardCollectWindow
         if isForward && window > .zero {
@@ -156,8 +156,8 @@ actor Conversation {
     }
 
     /// The user sees at once that the prompt was taken: 👀 on their message and "typing…".
-    func acknowledge(messageID: Int64) {
-        Self.acknowledge(messageID: messageID, in: key, context: context)
+    func acknowledge(messageID: Int64, updateID: Int64?) {
+        Self.acknowledge(messageID: messageID, updateID: updateID, in: key, context: context)
     }
 
     nonisolated static func typing(in key: ConversationKey, context: ChatContext) {
@@ -166,9 +166,13 @@ actor Conversation {
     }
 
     /// Neither is awaited: recording the run must not wait for Telegram's answers.
-    nonisolated static func acknowledge(messageID: Int64, in key: ConversationKey, context: ChatContext) {
-        let outbox = context.outbox, features = context.features
-        Task { await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing)) }
+    /// `updateID` times the typing action from the update's receipt (botserver_update_to_typing_seconds).
+    nonisolated static func acknowledge(messageID: Int64, updateID: Int64?, in key: ConversationKey, context: ChatContext) {
+        let outbox = context.outbox, features = context.features, latency = context.metrics.latency
+        Task {
+            if let updateID { latency.typingIssued(for: updateID) }
+            await outbox.chatAction(SendChatAction(chatID: key.chatID, messageThreadID: key.threadID, action: .typing))
+        }
         guard features.reactionsAvailable(in: key.chatID) else { return }
         Task {
             if !(await outbox.react(SetMessageReaction(chatID: key.chatID, messageID: messageID, emoji: "👀"))) {

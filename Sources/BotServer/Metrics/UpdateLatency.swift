@@ -1,0 +1,60 @@
+import CoreMetrics
+import Synchronization
+
+/// Times an update from its receipt (the webhook request read, or the getUpdates answer) to
+/// the two moments the user's prompt depends on: the typing action issued to Telegram, and
+/// the prompt in Claude's stdin pipe. Each is recorded once per update.
+///
+/// Receipts are kept by update id until the prompt is written. Updates that never become a
+/// prompt (commands, refusals, button taps) are dropped once they are older than `retention`.
+final class UpdateLatency: Sendable {
+    private struct Receipt {
+        let at: ContinuousClock.Instant
+        var typingRecorded = false
+    }
+
+    private let toTyping: Timer
+    private let toPromptWritten: Timer
+    private let receipts = Mutex<[Int64: Receipt]>([:])
+    private let retention: Duration
+    private let pruneAbove: Int
+
+    init(toTyping: Timer, toPromptWritten: Timer, retention: Duration = .seconds(600), pruneAbove: Int = 1024) {
+        self.toTyping = toTyping
+        self.toPromptWritten = toPromptWritten
+        self.retention = retention
+        self.pruneAbove = pruneAbove
+    }
+
+    func received(_ updateID: Int64, at instant: ContinuousClock.Instant = .now) {
+        receipts.withLock { receipts in
+            receipts[updateID] = Receipt(at: instant)
+            if receipts.count > pruneAbove {
+                let cutoff = instant - retention
+                receipts = receipts.filter { $0.value.at >= cutoff }
+            }
+        }
+    }
+
+    func typingIssued(for updateID: Int64, at instant: ContinuousClock.Instant = .now) {
+        let received: ContinuousClock.Instant? = receipts.withLock { receipts in
+            guard let receipt = receipts[updateID], !receipt.typingRecorded else { return nil }
+            receipts[updateID]?.typingRecorded = true
+            return receipt.at
+        }
+        if let received { toTyping.recordNanoseconds(Self.nanoseconds(instant - received)) }
+    }
+
+    func promptWritten(for updateID: Int64, at instant: ContinuousClock.Instant) {
+        guard let received = receipts.withLock({ $0.removeValue(forKey: updateID)?.at }) else { return }
+        toPromptWritten.recordNanoseconds(Self.nanoseconds(instant - received))
+    }
+
+    /// Receipts waiting for their prompt (tests).
+    var pending: Int { receipts.withLock { $0.count } }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,114 @@
+import CoreMetrics
+import HTTPCore
+import Logging
+import TestSupport
+import Testing
+
+@testable import BotServer
+
+@Suite struct MetricsTests {
+    private func samples(_ metrics: BotMetrics) -> PrometheusSamples {
+        PrometheusSamples(String(decoding: metrics.exposition(), as: UTF8.self))
+    }
+
+    @Test func eachUpdateIsTimedOnceFromItsReceipt() {
+        let metrics = BotMetrics()
+        let received = ContinuousClock.now
+        metrics.latency.received(7, at: received)
+        metrics.latency.typingIssued(for: 7, at: received + .milliseconds(2))
+        metrics.latency.typingIssued(for: 7, at: received + .milliseconds(900))  // a second typing: not the first call
+        metrics.latency.promptWritten(for: 7, at: received + .milliseconds(3))
+        metrics.latency.promptWritten(for: 7, at: received + .milliseconds(800))  // already recorded
+        metrics.latency.typingIssued(for: 8)  // never received (a restart in between): nothing to time
+        metrics.latency.promptWritten(for: 8, at: .now)
+
+        let values = samples(metrics)
+        #expect(values["botserver_update_to_typing_seconds_count"] == 1)
+        #expect(abs((values["botserver_update_to_typing_seconds_sum"] ?? 0) - 0.002) < 1e-9)
+        #expect(values[#"botserver_update_to_typing_seconds_bucket{le="0.0015"}"#] == 0)
+        #expect(values[#"botserver_update_to_typing_seconds_bucket{le="0.002"}"#] == 1)
+        #expect(values["botserver_update_to_prompt_written_seconds_count"] == 1)
+        #expect(abs((values["botserver_update_to_prompt_written_seconds_sum"] ?? 0) - 0.003) < 1e-9)
+        #expect(metrics.latency.pending == 0, "a written prompt's receipt is let go")
+    }
+
+    @Test func receiptsThatNeverBecomeAPromptAreDroppedWhenOld() {
+        let latency = UpdateLatency(
+            toTyping: Timer(label: "t", factory: NOOPMetricsHandler.instance),
+            toPromptWritten: Timer(label: "p", factory: NOOPMetricsHandler.instance),
+            retention: .seconds(60), pruneAbove: 3)
+        let start = ContinuousClock.now
+        for id in 1...3 { latency.received(Int64(id), at: start) }
+        #expect(latency.pending == 3)
+        latency.received(4, at: start + .seconds(61))
+        #expect(latency.pending == 1)
+    }
+
+    @Test func countersCarryTheirLabels() {
+        let metrics = BotMetrics()
+        metrics.webhookRequest(.stored)
+        metrics.webhookRequest(.stored)
+        metrics.webhookRequest(.unauthorized)
+        metrics.runFinished("completed")
+        metrics.telegramRequest(method: "sendMessage", result: "rate_limited")
+        let values = samples(metrics)
+        #expect(values[#"botserver_webhook_requests_total{result="stored"}"#] == 2)
+        #expect(values[#"botserver_webhook_requests_total{result="unauthorized"}"#] == 1)
+        #expect(values[#"botserver_runs_finished_total{outcome="completed"}"#] == 1)
+        #expect(values.total("botserver_telegram_requests_total", ["method": "sendMessage", "result": "rate_limited"]) == 1)
+    }
+
+    @Test func telegramErrorsAreLabelledByKind() {
+        #expect(TelegramError.api(code: 429, description: "Too Many Requests", retryAfter: 3, migrateToChatID: nil).metricsResult == "rate_limited")
+        #expect(TelegramError.api(code: 502, description: "Bad Gateway", retryAfter: nil, migrateToChatID: nil).metricsResult == "server_error")
+        #expect(TelegramError.api(code: 400, description: "Bad Request", retryAfter: nil, migrateToChatID: nil).metricsResult == "client_error")
+        #expect(TelegramError.invalidRequest("too long").metricsResult == "invalid_request")
+    }
+
+    // MARK: GET /metrics access
+
+    private func scrape(_ endpoint: MetricsEndpoint, from host: String, authorization: String? = nil) async -> HTTPResponse {
+        var headers = HTTPHeaders()
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        let head = HTTPRequestHead(
+            method: .GET, target: "/metrics", path: "/metrics", query: nil, version: .http1_1, headers: headers, framing: .none,
+            keepAlive: true, expectsContinue: false)
+        let request = HTTPRequest(head: head, body: [])
+        return await endpoint.handle(request, RequestContext(peer: SocketAddress(host: host, port: 40000), logger: Logger(label: "test")))
+    }
+
+    @Test func onlyThisMachineOrTheTokenHolderMayScrape() async {
+        let metrics = BotMetrics()
+        metrics.webhookRequest(.stored)
+        let open = MetricsEndpoint(metrics: metrics, token: nil)
+        let local = await scrape(open, from: "127.0.0.1")
+        #expect(local.status == .ok)
+        #expect(String(decoding: local.body, as: UTF8.self).contains(#"botserver_webhook_requests_total{result="stored"} 1"#))
+        #expect(local.headers["Content-Type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(await scrape(open, from: "::1").status == .ok)
+        #expect(await scrape(open, from: "::ffff:127.0.0.1").status == .ok)
+        // The proxy in front of the bot (Coolify's Traefik) is another container: refused.
+        let proxied = await scrape(open, from: "10.0.1.7")
+        #expect(proxied.status == .unauthorized)
+        #expect(proxied.headers["WWW-Authenticate"] == "Bearer")
+        #expect(await scrape(open, from: "10.0.1.7", authorization: "Bearer anything-at-all-1234").status == .unauthorized)
+
+        let token = "scrape-token-0123456789abcdef"
+        let guarded = MetricsEndpoint(metrics: metrics, token: WebhookSecret(token))
+        #expect(await scrape(guarded, from: "10.0.1.7", authorization: "Bearer \(token)").status == .ok)
+        #expect(await scrape(guarded, from: "10.0.1.7", authorization: "bearer \(token)").status == .ok)
+        #expect(await scrape(guarded, from: "10.0.1.7", authorization: "Bearer \(token)x").status == .unauthorized)
+        #expect(await scrape(guarded, from: "10.0.1.7", authorization: "Basic \(token)").status == .unauthorized)
+        #expect(await scrape(guarded, from: "10.0.1.7").status == .unauthorized)
+        // A wrong token is wrong wherever it comes from.
+        #expect(await scrape(guarded, from: "127.0.0.1", authorization: "Bearer wrong-token-0123456789").status == .unauthorized)
+        #expect(await scrape(guarded, from: "127.0.0.1").status == .ok)
+    }
+
+    @Test func loopbackIsRecognisedAndNothingElse() {
+        for host in ["127.0.0.1", "127.8.9.10", "::1", "::FFFF:127.0.0.1"] { #expect(SocketAddress(host: host, port: 1).isLoopback, "\(host)") }
+        for host in ["10.0.0.1", "172.17.0.1", "::2", "::ffff:10.0.0.1", "1127.0.0.1", "unknown"] {
+            #expect(!SocketAddress(host: host, port: 1).isLoopback, "\(host)")
+        }
+    }
+}
