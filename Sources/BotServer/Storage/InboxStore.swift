@@ -102,8 +102,11 @@ struct InboxStore: Sendable {
     /// the process is eventually given up on. Returns the attempt's number (1 for the first),
     /// or nil when the update is no longer pending: it was handled or set aside already, and
     /// must not be handled again.
+    ///
+    /// Crash-safe rather than synced: it guards against crashes of the process, and it is on
+    /// the path of every prompt (an fsync here cost up to 4 ms at p99).
     func beginAttempt(updateID: Int64) async throws -> Int? {
-        try await database.writer.write { connection in
+        try await database.writer.write(.crashSafe) { connection in
             let attempts = try connection.prepare(
                 "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND state = 'pending' RETURNING attempts"
             ).queryFirst(updateID) { $0.int(0) }
@@ -115,8 +118,10 @@ struct InboxStore: Sendable {
         }
     }
 
+    /// Crash-safe: if a power cut loses it, the update is delivered again and its handler
+    /// sees it was already started (a run row, or an attempt count above one).
     func markHandled(updateID: Int64, at unixMillis: Int64) async throws {
-        try await database.writer.write { connection in
+        try await database.writer.write(.crashSafe) { connection in
             try connection.run(
                 "UPDATE inbox SET state = 'handled', handled_at = ?, error = NULL WHERE update_id = ?",
                 unixMillis, updateID)

@@ -42,11 +42,13 @@ struct RunCompletion: Sendable {
 struct RunStore: Sendable {
     let database: Database
 
-    /// Records a run as running, and its session (created on its first prompt).
+    /// Records a run as running, and its session (created on its first prompt). Crash-safe:
+    /// the prompt waits for this row, and a power cut that loses it loses the later marking
+    /// of its update as handled too (the WAL keeps order), so the update is run again.
     func begin(
         conversation key: ConversationKey, sessionID: String, project: String, prompt: String, updateID: Int64?, userID: Int64
     ) async throws -> Int64 {
-        try await database.writer.write { connection in
+        try await database.writer.write(.crashSafe) { connection in
             let now = UnixTime.nowMillis()
             try connection.run(
                 """
@@ -70,7 +72,7 @@ struct RunStore: Sendable {
     }
 
     func setProgressMessage(run id: Int64, messageID: Int64) async throws {
-        try await database.writer.write { connection in
+        try await database.writer.write(.crashSafe) { connection in
             try connection.run("UPDATE runs SET progress_message_id = ? WHERE id = ?", messageID, id)
         }
     }
