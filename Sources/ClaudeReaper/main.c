@@ -1,7 +1,10 @@
 // claude-reaper: runs one command (the Claude Code CLI) as its child and makes sure that
 // nothing the command starts outlives it, and that nothing is left as a zombie.
 //
-//   claude-reaper COMMAND [ARGS...]
+//   claude-reaper [--nice N] COMMAND [ARGS...]
+//
+// --nice N runs the command N steps nicer than this process (its tools inherit it), so that
+// Claude's builds and tests never starve the bot that started it of CPU.
 //
 // Bash tool commands run in sessions of their own, so neither a process group kill nor the
 // CLI's death reaches them. This process is a child subreaper (PR_SET_CHILD_SUBREAPER): every
@@ -63,8 +66,20 @@ static int kill_children(pid_t self) {
 }
 
 int main(int argc, char **argv) {
+    int niceness = 0;
+    if (argc >= 3 && strcmp(argv[1], "--nice") == 0) {
+        char *end;
+        long value = strtol(argv[2], &end, 10);
+        if (*argv[2] == '\0' || *end != '\0' || value < 0 || value > 19) {
+            fprintf(stderr, "claude-reaper: --nice takes 0 to 19, got %s\n", argv[2]);
+            return 2;
+        }
+        niceness = (int)value;
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: claude-reaper COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: claude-reaper [--nice N] COMMAND [ARGS...]\n");
         return 2;
     }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
@@ -90,6 +105,10 @@ int main(int argc, char **argv) {
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
+        errno = 0;
+        if (niceness > 0 && nice(niceness) == -1 && errno != 0) {
+            fprintf(stderr, "claude-reaper: nice(%d): %s\n", niceness, strerror(errno));
+        }
         execvp(argv[1], argv + 1);
         fprintf(stderr, "claude-reaper: cannot run %s: %s\n", argv[1], strerror(errno));
         _exit(127);

@@ -15,6 +15,7 @@ import Testing
         #expect(configuration.executable == "claude")
         #expect(configuration.maxRetries == 2)
         #expect(configuration.idleTimeout == .seconds(600))
+        #expect(configuration.niceness == 5)
         #expect(configuration.environment["HOME"] == "/data/claude-home")
         #expect(configuration.environment["ANTHROPIC_API_KEY"] == "sk-ant-1")
         #expect(configuration.environment["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1")
@@ -31,6 +32,7 @@ import Testing
         values["CLAUDE_IDLE_TIMEOUT"] = "120"
         values["CLAUDE_RUN_TIMEOUT"] = "7200"
         values["CLAUDE_SILENCE_TIMEOUT"] = "300"
+        values["CLAUDE_NICENESS"] = "0"
         let configuration = try ClaudeConfiguration.fromEnvironment(values, home: "/h")
         #expect(configuration.executable == "/opt/claude/bin/claude")
         #expect(configuration.maxRetries == 5)
@@ -39,11 +41,13 @@ import Testing
         #expect(configuration.idleTimeout == .seconds(120))
         #expect(configuration.runTimeout == .seconds(7200))
         #expect(configuration.silenceTimeout == .seconds(300))
+        #expect(configuration.niceness == 0)
     }
 
     @Test(arguments: [
         ("CLAUDE_CODE_MAX_RETRIES", "many"), ("CLAUDE_CODE_MAX_RETRIES", "11"), ("CLAUDE_ENV_ALLOW", "A,B C"),
         ("CLAUDE_IDLE_TIMEOUT", "1"), ("CLAUDE_RUN_TIMEOUT", "soon"), ("CLAUDE_SILENCE_TIMEOUT", "0"),
+        ("CLAUDE_NICENESS", "20"), ("CLAUDE_NICENESS", "-1"),
     ])
     func aBadSettingNamesItsVariable(variable: String, value: String) {
         var values = host

@@ -47,6 +47,36 @@ import Testing
         await claude.stop()
     }
 
+    /// The CLI and the tools it starts run nicer than the host, through the reaper, and
+    /// through coreutils `nice` when there is no reaper.
+    @Test(arguments: [true, false]) func theCLIAndItsToolsRunAtTheConfiguredNiceness(withReaper: Bool) async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let (command, needle) = sleeper()
+        let (claude, events) = try await startLongTool(sandbox, command) {
+            $0.niceness = 7
+            if !withReaper { $0.reaper = nil }
+        }
+        #expect(await eventually(within: .seconds(30)) { !processes(commandLineContaining: needle).isEmpty }, "the tool runs")
+        let ours = Self.niceness(of: getpid())
+        for tool in processes(commandLineContaining: needle) {
+            #expect(Self.niceness(of: tool) == ours.map { $0 + 7 }, "tool \(tool)")
+        }
+        if let cli = await claude.processID { #expect(Self.niceness(of: cli) == ours.map { $0 + (withReaper ? 0 : 7) }) }
+        try await claude.interrupt()
+        _ = await events.collect()
+        await claude.stop()
+    }
+
+    /// Field 19 of /proc/<pid>/stat.
+    private static func niceness(of pid: pid_t) -> Int? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 16 ? Int(fields[16]) : nil
+    }
+
     @Test func aSIGKILLedCLILeavesNoToolBehindAndNoZombie() async throws {
         let sandbox = try await ClaudeSandbox.start()
         defer { sandbox.stop() }

@@ -27,6 +27,22 @@ struct CLIInvocation {
     /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
     /// absolute against our working directory (the child starts in the project's, where it
     /// would otherwise be looked up — found by the runner benchmark).
+    /// What to start: the reaper with the CLI as its command when there is one (it applies
+    /// the niceness), else the CLI, behind coreutils `nice` when the niceness is above zero
+    /// and `nice` is on PATH.
+    static func launch(claude: String, arguments: [String], reaper: String?, niceness: Int, path: String?)
+        -> (executable: String, arguments: [String])
+    {
+        if let reaper {
+            return (reaper, (niceness > 0 ? ["--nice", String(niceness)] : []) + [claude] + arguments)
+        }
+        let nice = resolve("nice", path: path)
+        if niceness > 0, nice.hasPrefix("/") {
+            return (nice, ["-n", String(niceness), claude] + arguments)
+        }
+        return (claude, arguments)
+    }
+
     static func resolve(_ executable: String, path: String?) -> String {
         if executable.hasPrefix("/") { return executable }
         if executable.contains("/") {

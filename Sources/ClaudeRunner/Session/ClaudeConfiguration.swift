@@ -17,6 +17,10 @@ public struct ClaudeConfiguration: Sendable {
     public var appendSystemPrompt: String? = ClaudeConfiguration.phoneNote
     /// Stream text deltas (`--include-partial-messages`).
     public var includePartialMessages = true
+    /// How much nicer than the host the CLI and its tools run (0-19): Claude's builds and
+    /// tests then take only CPU the host's own work (acknowledging updates, answering
+    /// buttons) does not need. Applied by `claude-reaper`, or coreutils `nice` without one.
+    public var niceness = 0
     /// An idle process is stopped after this; the next message resumes the session.
     public var idleTimeout: Duration = .seconds(600)
     /// A whole run, approvals included, is interrupted after this.
@@ -62,6 +66,7 @@ public struct ClaudeConfiguration: Sendable {
     /// - `CLAUDE_CODE_MAX_RETRIES`: API retries of the CLI (default 2, 0-10);
     /// - `CLAUDE_ENV_ALLOW`: comma-separated names of further variables to pass to the CLI
     ///   (e.g. `GH_TOKEN,NPM_TOKEN` for its tools);
+    /// - `CLAUDE_NICENESS`: how much nicer than the host the CLI runs (default 5, 0-19);
     /// - `CLAUDE_IDLE_TIMEOUT`, `CLAUDE_RUN_TIMEOUT`, `CLAUDE_SILENCE_TIMEOUT`: seconds.
     /// `home` is the HOME the CLI gets (its sessions and settings live there).
     public static func fromEnvironment(_ host: [String: String], home: String) throws(SettingError) -> ClaudeConfiguration {
@@ -87,6 +92,14 @@ public struct ClaudeConfiguration: Sendable {
                 throw SettingError(variable: "CLAUDE_CODE_MAX_RETRIES", problem: "must be a whole number from 0 to 10, got \"\(text)\"")
             }
             configuration.maxRetries = retries
+        }
+        if let text = value("CLAUDE_NICENESS") {
+            guard let niceness = Int(text), (0...19).contains(niceness) else {
+                throw SettingError(variable: "CLAUDE_NICENESS", problem: "must be a whole number from 0 to 19, got \"\(text)\"")
+            }
+            configuration.niceness = niceness
+        } else {
+            configuration.niceness = 5
         }
         configuration.idleTimeout = try seconds("CLAUDE_IDLE_TIMEOUT", default: 600, range: 10...86_400)
         configuration.runTimeout = try seconds("CLAUDE_RUN_TIMEOUT", default: 3600, range: 60...86_400)

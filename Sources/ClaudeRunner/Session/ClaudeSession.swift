@@ -174,8 +174,9 @@ public actor ClaudeSession {
             configuration: configuration, options: options, permissionMode: permissionMode, model: model,
             resume: sessionExists
         ).arguments
-        let reaper = configuration.reaper.map { CLIInvocation.resolve($0, path: nil) }
-        let (executable, launchArguments) = reaper.map { ($0, [claude] + cliArguments) } ?? (claude, cliArguments)
+        let (executable, launchArguments) = CLIInvocation.launch(
+            claude: claude, arguments: cliArguments, reaper: configuration.reaper.map { CLIInvocation.resolve($0, path: nil) },
+            niceness: configuration.niceness, path: environment["PATH"])
         process.start(CLIProcess.Launch(
             executable: executable, arguments: launchArguments, environment: environment,
             workingDirectory: options.workingDirectory,
