@@ -5,12 +5,13 @@ import Synchronization
 /// the two moments the user's prompt depends on: the typing action issued to Telegram, and
 /// the prompt in Claude's stdin pipe. Each is recorded once per update.
 ///
-/// Receipts are kept by update id until the prompt is written. Updates that never become a
+/// Receipts are kept by update id until both are recorded. Updates that never become a
 /// prompt (commands, refusals, button taps) are dropped once they are older than `retention`.
 final class UpdateLatency: Sendable {
     private struct Receipt {
         let at: ContinuousClock.Instant
         var typingRecorded = false
+        var promptRecorded = false
     }
 
     private let toTyping: Timer
@@ -36,18 +37,24 @@ final class UpdateLatency: Sendable {
         }
     }
 
+    /// The typing action is issued from a task of its own, so under load it can come after
+    /// the prompt was written: a receipt is let go once both are recorded, whichever is last.
     func typingIssued(for updateID: Int64, at instant: ContinuousClock.Instant = .now) {
-        let received: ContinuousClock.Instant? = receipts.withLock { receipts in
-            guard let receipt = receipts[updateID], !receipt.typingRecorded else { return nil }
-            receipts[updateID]?.typingRecorded = true
-            return receipt.at
-        }
-        if let received { toTyping.recordNanoseconds(Self.nanoseconds(instant - received)) }
+        if let received = take(updateID, \.typingRecorded) { toTyping.recordNanoseconds(Self.nanoseconds(instant - received)) }
     }
 
     func promptWritten(for updateID: Int64, at instant: ContinuousClock.Instant) {
-        guard let received = receipts.withLock({ $0.removeValue(forKey: updateID)?.at }) else { return }
-        toPromptWritten.recordNanoseconds(Self.nanoseconds(instant - received))
+        if let received = take(updateID, \.promptRecorded) { toPromptWritten.recordNanoseconds(Self.nanoseconds(instant - received)) }
+    }
+
+    /// The receipt's instant if `stop` was not recorded yet (and marks it recorded).
+    private func take(_ updateID: Int64, _ stop: WritableKeyPath<Receipt, Bool>) -> ContinuousClock.Instant? {
+        receipts.withLock { receipts in
+            guard var receipt = receipts[updateID], !receipt[keyPath: stop] else { return nil }
+            receipt[keyPath: stop] = true
+            receipts[updateID] = receipt.typingRecorded && receipt.promptRecorded ? nil : receipt
+            return receipt.at
+        }
     }
 
     /// Receipts waiting for their prompt (tests).

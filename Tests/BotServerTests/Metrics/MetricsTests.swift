@@ -29,7 +29,20 @@ import Testing
         #expect(values[#"botserver_update_to_typing_seconds_bucket{le="0.002"}"#] == 1)
         #expect(values["botserver_update_to_prompt_written_seconds_count"] == 1)
         #expect(abs((values["botserver_update_to_prompt_written_seconds_sum"] ?? 0) - 0.003) < 1e-9)
-        #expect(metrics.latency.pending == 0, "a written prompt's receipt is let go")
+        #expect(metrics.latency.pending == 0, "a receipt is let go once both are recorded")
+    }
+
+    @Test func aTypingIssuedAfterThePromptWasWrittenIsStillTimed() {
+        let metrics = BotMetrics()
+        let received = ContinuousClock.now
+        metrics.latency.received(9, at: received)
+        metrics.latency.promptWritten(for: 9, at: received + .milliseconds(3))
+        #expect(metrics.latency.pending == 1)
+        metrics.latency.typingIssued(for: 9, at: received + .milliseconds(4))
+        let values = samples(metrics)
+        #expect(values["botserver_update_to_typing_seconds_count"] == 1)
+        #expect(values["botserver_update_to_prompt_written_seconds_count"] == 1)
+        #expect(metrics.latency.pending == 0)
     }
 
     @Test func receiptsThatNeverBecomeAPromptAreDroppedWhenOld() {
