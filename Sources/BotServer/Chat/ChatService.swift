@@ -61,7 +61,8 @@ final class ChatService: ConversationHandler {
             let message = update.message, let user = message.from, !user.isBot, context.settings.isAllowed(user.id),
             let text = message.text, !text.hasPrefix("/"), !text.trimmingWhitespace().isEmpty, message.replyToMessage == nil
         else { return }
-        _ = acknowledged.withLock { $0.insert(record.updateID) }
+        // Told on arrival and again once committed: acknowledged once.
+        guard acknowledged.withLock({ $0.insert(record.updateID).inserted }) else { return }
         Conversation.acknowledge(messageID: message.messageID, updateID: record.updateID, in: key, context: context)
     }
 

@@ -7,8 +7,10 @@ import Synchronization
 /// delivered again after a crash cut off an earlier attempt.
 protocol ConversationHandler: Sendable {
     func handle(_ update: InboxRecord, attempt: Int) async throws
-    /// Told as soon as a new update is committed, before it waits in its lane: for what
-    /// the user should see at once (typing…). Must return immediately; nothing durable.
+    /// Told as soon as an update arrives (on the webhook, while its row is being committed;
+    /// when polling, once committed), before it waits in its lane: for what the user should
+    /// see at once (typing…). May be told twice of one update (a redelivery). Must return
+    /// immediately; nothing durable.
     func received(_ update: InboxRecord)
 }
 
@@ -86,6 +88,14 @@ final class Dispatcher: Sendable {
                 startLaneIfIdle(key, &state)
             }
         }
+    }
+
+    /// An update about to be stored: the user's acknowledgement need not wait for the disk.
+    /// If the commit fails, Telegram is answered 503 and delivers the update again, so
+    /// nothing is lost by having said "typing…" early.
+    func arriving(_ record: InboxRecord) {
+        let accepted = state.withLock { state in !state.draining && !state.known.contains(record.updateID) }
+        if accepted { handler.received(record) }
     }
 
     /// Hands a stored (committed) update to its conversation. Returns at once.

@@ -48,6 +48,8 @@ struct WebhookEndpoint: Sendable {
             let entry = InboxEntry(
                 updateID: envelope.updateID, kind: envelope.kind, conversation: envelope.conversation,
                 payload: request.body, receivedAt: receivedAt)
+            metrics.latency.received(envelope.updateID, at: context.receivedAt)
+            dispatcher.arriving(InboxRecord(pending: entry))
             do {
                 guard try await store.store(entry) else {
                     context.logger.debug("duplicate update ignored", metadata: ["update_id": "\(envelope.updateID)"])
@@ -56,7 +58,6 @@ struct WebhookEndpoint: Sendable {
             } catch {
                 return (storageFailure(error, context), .unavailable)
             }
-            metrics.latency.received(envelope.updateID, at: context.receivedAt)
             dispatcher.submit(InboxRecord(pending: entry))
             return (HTTPResponse(status: .ok), .stored)
         }

@@ -29,7 +29,8 @@ final class UpdateLatency: Sendable {
 
     func received(_ updateID: Int64, at instant: ContinuousClock.Instant = .now) {
         receipts.withLock { receipts in
-            receipts[updateID] = Receipt(at: instant)
+            // A redelivery of an update still in flight keeps the first receipt.
+            if receipts[updateID] == nil { receipts[updateID] = Receipt(at: instant) }
             if receipts.count > pruneAbove {
                 let cutoff = instant - retention
                 receipts = receipts.filter { $0.value.at >= cutoff }
