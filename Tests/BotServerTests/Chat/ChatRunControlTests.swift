@@ -106,6 +106,30 @@ import TestSupport
         #expect(requests.last.map { $0.description.contains("And then this") && $0.description.contains("and this too") } == true)
     }
 
+    /// A reply sent while the previous answer is still being delivered (here: its sendMessage
+    /// held 2 s by the fake) is not "queued" behind a run that is over: it waits for the
+    /// delivery, then runs as itself, and is timed like any prompt.
+    @Test func aPromptSentWhileTheAnswerIsDeliveredWaitsForItInsteadOfQueueing() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "First answer."], ["text": "Second answer."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("one")
+            _ = try await harness.waitForCall("sendMessage")  // the progress message
+            try await harness.bot.script(method: "sendMessage", times: 1, respond: ["hang": 2])
+            // The card is final, the answer comes next (paced, then held): the run is concluding.
+            #expect(try await harness.waitForCall("editMessageText", where: { $0.text?.contains("Done") == true }) != nil)
+            try await harness.send("two")
+            #expect(try await harness.waitForMessage(containing: "Second answer.") != nil)
+            let notices = try await harness.bot.calls(method: "sendMessage").filter { $0.text?.contains("Queued") == true }
+            #expect(notices.isEmpty, "no queued notice for a run that had answered")
+            #expect(try await harness.bot.calls(method: "sendMessage").contains { $0.ok && $0.text?.contains("First answer.") == true })
+            let scrape = try await RawHTTPClient.request(port: harness.port, path: "/metrics")
+            #expect(PrometheusSamples(scrape.bodyText)["botserver_update_to_prompt_written_seconds_count"] == 2)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
     @Test func forwardedMessagesArrivingTogetherAreOnePrompt() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

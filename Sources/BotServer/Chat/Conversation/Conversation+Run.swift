@@ -6,7 +6,8 @@ extension Conversation {
     /// Records the run (so a crash from here on is reported as an interrupted run) and
     /// starts it as a task of its own.
     func startRun(prompt: String, updateID: Int64?, requester: Int64, images: [JSONValue] = [], notice: String? = nil) async throws {
-        // Claimed before the first await: the actor takes other calls while this one waits,
+        await waitForConcludingRun()
+        // Claimed before the next await: the actor takes other calls while this one waits,
         // and one of them must not start a second run meanwhile. It queues instead.
         guard active == nil else {
             let queued = try await context.conversations.enqueue(prompt, messageID: 0, userID: requester, of: key)
@@ -25,6 +26,13 @@ extension Conversation {
         }
         active?.id = runID
         active?.task = Task { await self.execute(runID: runID, updateID: updateID, prompt: prompt, images: images, notice: notice) }
+    }
+
+    /// A run that only delivers its answer is over for the user, who may well be replying to
+    /// it (or tapping Continue): what comes now waits for the delivery instead of being
+    /// queued behind it with a notice.
+    func waitForConcludingRun() async {
+        if let finishing = active, finishing.concluding, let task = finishing.task { await task.value }
     }
 
     private func execute(runID: Int64, updateID: Int64?, prompt: String, images: [JSONValue], notice: String?) async {
@@ -85,6 +93,7 @@ extension Conversation {
             break
         }
         ticker.cancel()
+        active?.concluding = true
         await progressReady.value
         await context.slots.release()
         await active?.drafts?.close(with: nil)

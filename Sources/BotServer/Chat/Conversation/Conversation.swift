@@ -25,6 +25,8 @@ actor Conversation {
         var lastEventAt = ContinuousClock.now
         var silenceNoticeSent = false
         var elapsedBucket = 0
+        /// Claude has finished; the card and the answer are being delivered.
+        var concluding = false
     }
 
     let key: ConversationKey
@@ -105,6 +107,7 @@ actor Conversation {
             }
             return
         }
+        await waitForConcludingRun()
         if active != nil || forwardTimer != nil {
             let text = takeAttachments(into: text).text
             let queued = try await context.conversations.enqueue(text, messageID: messageID, userID: userID, of: key)
