@@ -62,6 +62,20 @@ import Testing
 }
 
 @Suite struct ExecutableResolutionTests {
+    @Test func theLaunchLineCarriesTheNiceness() {
+        let reaper = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: "/r/claude-reaper", niceness: 5, path: "/usr/bin:/bin")
+        #expect(reaper.executable == "/r/claude-reaper")
+        #expect(reaper.arguments == ["--nice", "5", "/bin/claude", "-p"])
+        let plain = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: "/r/claude-reaper", niceness: 0, path: "/usr/bin:/bin")
+        #expect(plain.arguments == ["/bin/claude", "-p"])
+        // No reaper: coreutils nice, found on PATH.
+        let niced = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: nil, niceness: 5, path: "/usr/bin:/bin")
+        #expect(niced.executable.hasSuffix("/nice") && niced.executable.hasPrefix("/"))
+        #expect(niced.arguments == ["-n", "5", "/bin/claude", "-p"])
+        let nowhere = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: nil, niceness: 5, path: "/nonexistent")
+        #expect(nowhere.executable == "/bin/claude" && nowhere.arguments == ["-p"], "without nice the CLI still starts")
+    }
+
     @Test func relativePathsAreMadeAbsoluteAgainstOurDirectoryNotTheProjects() {
         let cwd = FileManager.default.currentDirectoryPath
         #expect(CLIInvocation.resolve(".build/release/claude-reaper", path: nil) == cwd + "/.build/release/claude-reaper")
