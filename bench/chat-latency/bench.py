@@ -115,9 +115,8 @@ BOT_HISTOGRAMS = {
 HISTOGRAM_LINE = re.compile(r'^(\w+)_bucket\{le="([^"]+)"\} (\S+)$')
 
 
-def scrape_histograms(port):
-    """The bot's own latency histograms from GET /metrics (a loopback peer needs no token):
-    {short name: {"buckets": [(upper bound s, cumulative count)], "count": n, "sum": s}}."""
+def scrape_metrics(port):
+    """GET /metrics of the bot (a loopback peer needs no token): the exposition text."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request("GET", "/metrics")
@@ -125,8 +124,15 @@ def scrape_histograms(port):
         body = response.read().decode()
         if response.status != 200:
             raise BenchError(f"GET /metrics answered {response.status}")
+        return body
     finally:
         conn.close()
+
+
+def scrape_histograms(port, body=None):
+    """The bot's own latency histograms:
+    {short name: {"buckets": [(upper bound s, cumulative count)], "count": n, "sum": s}}."""
+    body = scrape_metrics(port) if body is None else body
     wanted = {full: short for short, full in BOT_HISTOGRAMS.items()}
     found = {short: {"buckets": [], "count": 0.0, "sum": 0.0} for short in BOT_HISTOGRAMS}
     for line in body.splitlines():
@@ -779,7 +785,9 @@ def main():
         report["groups"] = groups
         report["samples"] = rows
 
-        histograms_after = scrape_histograms(bot_port)
+        exposition = scrape_metrics(bot_port)
+        report["bot_metrics_after"] = exposition  # everything the bot exported, for a closer look
+        histograms_after = scrape_histograms(bot_port, exposition)
         report["bot_measured"] = {
             short: histogram_summary(histogram_delta(histograms_after[short], histograms_before[short]),
                                      TARGET_P99_MS / 1000.0)
