@@ -100,8 +100,7 @@ final class Dispatcher: Sendable {
 
     /// Hands a stored (committed) update to its conversation. Returns at once.
     func submit(_ record: InboxRecord) {
-        let accepted = state.withLock { state in !state.draining && !state.known.contains(record.updateID) }
-        if accepted { handler.received(record) }
+        arriving(record)
         state.withLock { state in
             guard !state.draining, !state.known.contains(record.updateID) else { return }
             let key = record.conversation

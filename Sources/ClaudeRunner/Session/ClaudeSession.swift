@@ -199,7 +199,7 @@ public actor ClaudeSession {
             switch event {
             case .line(let bytes):
                 if let json = try? JSONValue.parse(bytes), case .controlResponse(let id, let outcome) = CLIMessage(json) {
-                    pendingControls.removeValue(forKey: id)?.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
+                    controlAnswered(id, outcome)
                 }
             case .exited:
                 releaseExitWaiters(of: source)
@@ -252,9 +252,7 @@ public actor ClaudeSession {
             // No hooks or SDK MCP servers are registered, so nothing else should be asked.
             process?.write(HostMessage.line(HostMessage.controlError(id: id, "unsupported request: \(subtype)")))
         case .controlResponse(let id, let outcome):
-            if let waiter = pendingControls.removeValue(forKey: id) {
-                waiter.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
-            }
+            controlAnswered(id, outcome)
         case .controlCancelRequest(let id):
             if let task = pendingPermissions.removeValue(forKey: id) {
                 task.cancel()
@@ -379,6 +377,10 @@ public actor ClaudeSession {
             process.write(HostMessage.line(HostMessage.controlRequest(id: id, subtype: subtype, fields)))
         }
         return try result.get()
+    }
+
+    private func controlAnswered(_ id: String, _ outcome: Result<JSONValue, CLIMessage.ControlError>) {
+        pendingControls.removeValue(forKey: id)?.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
     }
 
     private func controlTimedOut(_ id: String) {
