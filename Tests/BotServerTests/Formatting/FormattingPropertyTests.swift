@@ -61,16 +61,8 @@ import Testing
                 let markdown = grammar.document()
                 let html = TelegramHTML.render(markdown: markdown)
                 let chunks = splitter.split(html: html)
-                for chunk in chunks {
-                    let visible = TelegramChunk.visibleText(chunk)
-                    let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 100)
-                    findings.check(problems == [], "seed \(seed): \(problems) in \(chunk.prefix(300))")
-                    findings.check(chunk.utf8.count <= 2_000, "seed \(seed): \(chunk.utf8.count) bytes")
-                }
-                findings.check(
-                    TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
-                        == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)),
-                    "seed \(seed): the chunks do not show what the whole answer shows")
+                Self.check(chunks, of: html, limit: 100, seed: seed, into: &findings)
+                for chunk in chunks { findings.check(chunk.utf8.count <= 2_000, "seed \(seed): \(chunk.utf8.count) bytes") }
             }
             return findings
         }
@@ -88,20 +80,25 @@ import Testing
             for seed in 0..<300 {
                 let markdown = (0..<Int.random(in: 0...1500, using: &random)).map { _ in alphabet.randomElement(using: &random)! }.joined()
                 let html = TelegramHTML.render(markdown: markdown)
-                let chunks = splitter.split(html: html)
-                for chunk in chunks {
-                    let visible = TelegramChunk.visibleText(chunk)
-                    let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: 200)
-                    findings.check(problems == [], "seed \(seed): \(problems) in \(chunk.prefix(300))")
-                }
-                findings.check(
-                    TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
-                        == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)),
-                    "seed \(seed): the chunks do not show what the whole answer shows")
+                Self.check(splitter.split(html: html), of: html, limit: 200, seed: seed, into: &findings)
             }
             return findings
         }
         #expect(findings.failures == [])
+    }
+
+    /// Every chunk is HTML Telegram takes within `limit`, and together they show what the
+    /// whole answer shows.
+    private static func check(_ chunks: [String], of html: String, limit: Int, seed: some CustomStringConvertible, into findings: inout PropertyFindings) {
+        for chunk in chunks {
+            let visible = TelegramChunk.visibleText(chunk)
+            let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: visible, limit: limit)
+            findings.check(problems == [], "seed \(seed): \(problems) in \(chunk.prefix(300))")
+        }
+        findings.check(
+            TelegramChunk.nonWhitespaceScalars(chunks.map(TelegramChunk.visibleText).joined())
+                == TelegramChunk.nonWhitespaceScalars(TelegramChunk.visibleText(html)),
+            "seed \(seed): the chunks do not show what the whole answer shows")
     }
 
     /// Nesting and repetition that would be quadratic or overflow the stack if unbounded.
