@@ -11,20 +11,23 @@ import Subprocess
 /// One run at a time: `send` returns the run's events, ending with `.finished`, which comes
 /// from the `result` that names the run's user-message uuid (a background task's turn has
 /// its own result and is reported as `.backgroundResult`).
+///
+/// Stopping a process is in ClaudeSession+Stop.swift, the control requests in
+/// ClaudeSession+Control.swift; the state they share is internal for that.
 public actor ClaudeSession {
     public nonisolated let options: SessionOptions
-    private let configuration: ClaudeConfiguration
+    let configuration: ClaudeConfiguration
     private let delegate: any PermissionDelegate
     private let logger: Logger
 
-    private var process: CLIProcess?
-    private var marker = ""
+    var process: CLIProcess?
+    var marker = ""
     /// The CLI has written the session's transcript: a restart must resume it.
     private var sessionExists: Bool
     private var permissionMode: PermissionMode
     private var model: String?
 
-    private struct Run {
+    struct Run {
         let uuid: String
         let continuation: AsyncStream<RunEvent>.Continuation
         let startedAt: ContinuousClock.Instant
@@ -33,18 +36,18 @@ public actor ClaudeSession {
         /// interrupt) then ends it with this error, so the caller learns why.
         var abandoned: ClaudeError?
     }
-    private var run: Run?
-    private var pendingPermissions: [String: Task<Void, Never>] = [:]
-    private var pendingControls: [String: CheckedContinuation<Result<JSONValue, ClaudeError>, Never>] = [:]
+    var run: Run?
+    var pendingPermissions: [String: Task<Void, Never>] = [:]
+    var pendingControls: [String: CheckedContinuation<Result<JSONValue, ClaudeError>, Never>] = [:]
     /// Callers waiting for a given process (the current one or one being stopped) to exit.
-    private var exitWaiters: [ObjectIdentifier: [CheckedContinuation<Void, Never>]] = [:]
+    var exitWaiters: [ObjectIdentifier: [CheckedContinuation<Void, Never>]] = [:]
     /// The stop in progress, if any: a new process is spawned only after it, so two CLIs
     /// never write the same session's transcript and `--resume` reads a finished one.
-    private var retiring: Task<Void, Never>?
+    var retiring: Task<Void, Never>?
     /// ExitPlanMode's plan by tool_use id: its permission request arrives without it.
     private var plans: [String: String] = [:]
-    private var controlCounter = 0
-    private var idleTask: Task<Void, Never>?
+    var controlCounter = 0
+    var idleTask: Task<Void, Never>?
     private var watchdog: Task<Void, Never>?
     private let clock = ContinuousClock()
 
@@ -102,55 +105,6 @@ public actor ClaudeSession {
     public func setModel(_ newModel: String?) async throws(ClaudeError) {
         model = newModel
         if isProcessRunning { _ = try await control("set_model", ["model": newModel.map(JSONValue.string) ?? .null]) }
-    }
-
-    /// Stops the process: stdin closed (the CLI finishes and exits), then SIGTERM (it kills
-    /// its tools), then SIGKILL; then every process that carries its marker is killed and
-    /// reaped. A run in progress finishes with `.stopped`.
-    ///
-    /// The process is detached at once: a message sent while it is still exiting starts a
-    /// new process (spawned once this one is gone) instead of going to a closing stdin.
-    public func stop() async {
-        idleTask?.cancel()
-        guard let process, !process.hasExited else {
-            await retiring?.value
-            await sweep(marker)
-            return
-        }
-        let marker = self.marker
-        let busy = run != nil || !pendingPermissions.isEmpty
-        if let run { finishRun(run, .failed(.stopped)) }
-        idleTask?.cancel()  // finishing the run scheduled one
-        for (_, task) in pendingPermissions { task.cancel() }
-        pendingPermissions = [:]
-        self.process = nil
-        let previous = retiring
-        let stopping = Task {
-            await previous?.value
-            await self.retire(process, marker: marker, interruptFirst: busy)
-        }
-        retiring = stopping
-        await stopping.value
-        if retiring == stopping { retiring = nil }
-    }
-
-    private func retire(_ process: CLIProcess, marker: String, interruptFirst: Bool) async {
-        let grace = configuration.stopGracePeriod
-        // An interrupt first: closing stdin alone waits for running tools to finish.
-        if interruptFirst { _ = try? await control("interrupt", on: process, timeout: grace) }
-        process.closeInput()
-        if await waitForExit(of: process, within: grace) { return await sweep(marker) }
-        process.send(.terminate)  // the reaper passes it on: the CLI stops its tools
-        if await waitForExit(of: process, within: grace) { return await sweep(marker) }
-        if configuration.reaper != nil {
-            process.send(.userDefinedOne)  // the reaper: SIGKILL the CLI and everything below it
-            if await waitForExit(of: process, within: grace) { return await sweep(marker) }
-        }
-        let root = process.pid
-        await DescendantSweeper.killAll(marked: marker, root: root, exclude: root.map { [$0] } ?? [])
-        process.send(.kill)
-        _ = await waitForExit(of: process, within: grace)
-        await sweep(marker)
     }
 
     // MARK: Process
@@ -327,73 +281,13 @@ public actor ClaudeSession {
         Task { await DescendantSweeper.killAll(marked: marker, root: nil) }
     }
 
-    /// True when `process` exited within `limit`.
-    private func waitForExit(of process: CLIProcess, within limit: Duration) async -> Bool {
-        guard !process.hasExited else { return true }
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: limit)
-            await self?.releaseExitWaiters(of: process)
-        }
-        await withCheckedContinuation { exitWaiters[ObjectIdentifier(process), default: []].append($0) }
-        timer.cancel()
-        return process.hasExited
-    }
-
-    private func releaseExitWaiters(of process: CLIProcess) {
-        for waiter in exitWaiters.removeValue(forKey: ObjectIdentifier(process)) ?? [] { waiter.resume() }
-    }
-
-    private func sweep(_ marker: String) async {
-        guard !marker.isEmpty else { return }
-        await DescendantSweeper.killAll(marked: marker, root: nil)
-    }
-
-    // MARK: Control requests
-
-    private func nextControlID() -> String {
-        controlCounter += 1
-        return "req_\(controlCounter)_\(UUID().uuidString.prefix(8).lowercased())"
-    }
-
-    private func control(_ subtype: String, _ fields: [String: JSONValue] = [:], timeout: Duration = .seconds(10))
-        async throws(ClaudeError) -> JSONValue
-    {
-        guard let process else { throw .control("Claude Code is not running") }
-        return try await control(subtype, fields, on: process, timeout: timeout)
-    }
-
-    private func control(_ subtype: String, _ fields: [String: JSONValue] = [:], on process: CLIProcess, timeout: Duration)
-        async throws(ClaudeError) -> JSONValue
-    {
-        guard !process.hasExited else { throw .control("Claude Code is not running") }
-        let id = nextControlID()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.controlTimedOut(id)
-        }
-        defer { timer.cancel() }
-        let result = await withCheckedContinuation { continuation in
-            pendingControls[id] = continuation
-            process.write(HostMessage.line(HostMessage.controlRequest(id: id, subtype: subtype, fields)))
-        }
-        return try result.get()
-    }
-
-    private func controlAnswered(_ id: String, _ outcome: Result<JSONValue, CLIMessage.ControlError>) {
-        pendingControls.removeValue(forKey: id)?.resume(returning: outcome.mapError { ClaudeError.control($0.message) })
-    }
-
-    private func controlTimedOut(_ id: String) {
-        pendingControls.removeValue(forKey: id)?.resume(returning: .failure(.control("no answer in time")))
-    }
-
     // MARK: Run bookkeeping
 
     private func yield(_ event: RunEvent) {
         run?.continuation.yield(event)
     }
 
-    private func finishRun(_ finished: Run, _ outcome: RunOutcome) {
+    func finishRun(_ finished: Run, _ outcome: RunOutcome) {
         guard run?.uuid == finished.uuid else { return }
         watchdog?.cancel()
         finished.continuation.yield(.finished(outcome))
