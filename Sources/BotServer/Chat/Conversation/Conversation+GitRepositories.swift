@@ -19,11 +19,7 @@ extension Conversation {
             await reply("Claude is still working. /cancel first, then clone.")
             return
         }
-        let target = context.settings.workspaceRoot + "/" + name
-        guard !WorkspacePath.isDirectory(target) else {
-            await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
-            return
-        }
+        guard let target = await newFolder(name) else { return }
         let heading = "⬇️ Cloning into <code>\(TelegramHTML.escape(name))</code>"
         let status = try? await context.outbox.send(SendMessage(
             chatID: key.chatID, messageThreadID: key.threadID, text: heading + "…", parseMode: .html))
@@ -58,11 +54,7 @@ extension Conversation {
             await reply("Give the new repository a folder name: <code>/init my-app</code>.")
             return
         }
-        let target = context.settings.workspaceRoot + "/" + name
-        guard !WorkspacePath.isDirectory(target) else {
-            await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
-            return
-        }
+        guard let target = await newFolder(name) else { return }
         do {
             try await git.run(["init", "--quiet", "--initial-branch=main", "--", target], in: context.settings.workspaceRoot)
             let identity = await git.identityArguments(in: target)
@@ -71,5 +63,15 @@ extension Conversation {
         } catch {
             await replyGitError(error)
         }
+    }
+
+    /// The workspace folder a new repository goes to; nil (and the user told) when it exists.
+    private func newFolder(_ name: String) async -> String? {
+        let target = context.settings.workspaceRoot + "/" + name
+        guard !WorkspacePath.isDirectory(target) else {
+            await reply("🚫 <code>\(TelegramHTML.escape(name))</code> already exists in the workspace.")
+            return nil
+        }
+        return target
     }
 }
