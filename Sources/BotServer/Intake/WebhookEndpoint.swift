@@ -1,9 +1,11 @@
 import HTTPCore
 import Logging
 
-/// POST /telegram/webhook: authenticate, store durably, acknowledge, dispatch.
-/// The 200 is sent only after the update's row is committed, so an acknowledged
-/// update survives any crash; anything else Telegram will deliver again.
+/// POST /telegram/webhook: authenticate, store durably, dispatch, acknowledge.
+/// The 200 is sent only after the update's row is flushed to disk, so an acknowledged
+/// update survives any crash, of the process or of the machine; anything else Telegram
+/// will deliver again. Handling starts earlier, as soon as the row is committed (safe
+/// from a crash of the process), so a prompt does not wait for the disk.
 struct WebhookEndpoint: Sendable {
     static let path = "/telegram/webhook"
     static let secretHeader = "X-Telegram-Bot-Api-Secret-Token"
@@ -49,16 +51,22 @@ struct WebhookEndpoint: Sendable {
                 updateID: envelope.updateID, kind: envelope.kind, conversation: envelope.conversation,
                 payload: request.body, receivedAt: receivedAt)
             metrics.latency.received(envelope.updateID, at: context.receivedAt)
-            dispatcher.arriving(InboxRecord(pending: entry))
+            let record = InboxRecord(pending: entry)
+            let dispatcher = self.dispatcher
+            dispatcher.arriving(record)
             do {
-                guard try await store.store(entry) else {
+                let isNew = try await store.store(entry) { isNew in
+                    // A power cut before the flush loses the row, but then no 200 was sent
+                    // and Telegram delivers the update again.
+                    if isNew { dispatcher.submit(record) }
+                }
+                guard isNew else {
                     context.logger.debug("duplicate update ignored", metadata: ["update_id": "\(envelope.updateID)"])
                     return (HTTPResponse(status: .ok), .duplicate)
                 }
             } catch {
                 return (storageFailure(error, context), .unavailable)
             }
-            dispatcher.submit(InboxRecord(pending: entry))
             return (HTTPResponse(status: .ok), .stored)
         }
     }

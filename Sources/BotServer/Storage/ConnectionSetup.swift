@@ -11,11 +11,13 @@ enum ConnectionSetup {
         guard mode?.lowercased() == "wal" else {
             throw DatabaseError.walUnavailable(journalMode: mode ?? "unknown")
         }
-        // FULL, not WAL's usual NORMAL: an update is acknowledged to Telegram only after its
-        // commit, so a commit must survive power loss, and NORMAL may lose the last commits
-        // (https://www.sqlite.org/pragma.html#pragma_synchronous). The fsync this costs per
-        // commit is shared by every update of a batch through DatabaseWriter's group commit.
-        try connection.execute("PRAGMA synchronous = FULL")
+        // NORMAL: a commit is appended to the WAL without waiting for the disk, so it survives
+        // a crash of the process but maybe not a power cut
+        // (https://www.sqlite.org/pragma.html#pragma_synchronous). Writes that must survive
+        // one (an update about to be acknowledged to Telegram) wait for DatabaseWriter's
+        // flush of the WAL instead, which runs beside the commits rather than inside each.
+        // Checkpoints still flush the WAL before copying it into the database file.
+        try connection.execute("PRAGMA synchronous = NORMAL")
         try connection.execute("PRAGMA foreign_keys = ON")
     }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Failures of the storage layer that are not a single SQLite call going wrong.
 enum DatabaseError: Error, CustomStringConvertible, Equatable {
     /// The writer or reader was closed; nothing more can be done through it.
@@ -9,6 +15,9 @@ enum DatabaseError: Error, CustomStringConvertible, Equatable {
     case cannotCreateDirectory(path: String, errno: Int32)
     /// A row that the caller expected is not there.
     case noSuchUpdate(updateID: Int64)
+    /// Flushing the write-ahead log failed. Sticky: after a failed flush the kernel may have
+    /// dropped the unwritten pages, so no later write is reported durable until a restart.
+    case walSyncFailed(path: String, errno: Int32)
 
     var description: String {
         switch self {
@@ -23,6 +32,9 @@ enum DatabaseError: Error, CustomStringConvertible, Equatable {
             return "cannot create the data directory \(path) (errno \(code))"
         case let .noSuchUpdate(updateID):
             return "no stored update with update_id \(updateID)"
+        case let .walSyncFailed(path, code):
+            return "could not flush \(path) to disk (\(String(cString: strerror(code))), errno \(code)); "
+                + "updates are no longer acknowledged: check the disk, then restart"
         }
     }
 }

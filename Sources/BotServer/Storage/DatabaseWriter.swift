@@ -5,18 +5,22 @@ import Synchronization
 /// The one owner of writes. Every write runs on a dedicated serial queue (SQLite blocks,
 /// and Swift's cooperative pool has only a thread per core to lose) and is committed by
 /// group commit: whatever queued up while the previous transaction was committing runs
-/// as one transaction, each job in its own savepoint. One fsync then acknowledges many
-/// updates, which is what makes `synchronous = FULL` affordable.
+/// as one transaction, each job in its own savepoint.
+///
+/// Every transaction commits with `synchronous = NORMAL`, into the WAL: durable against a
+/// crash of the process as soon as COMMIT returns. A `.synced` write is then handed to
+/// `WALSyncer`, which answers it after a flush of the log, so the flush never holds up
+/// the writes queued behind it.
 final class DatabaseWriter: Sendable {
-    /// What a committed write survives.
+    /// What a committed write survives by the time `write` returns.
     enum Durability: Sendable {
-        /// A power cut: the commit waits for the disk (`synchronous = FULL`). What an update
-        /// acknowledged to Telegram needs, and the default.
+        /// A power cut: `write` returns after the WAL was flushed to disk past this commit.
+        /// What an update acknowledged to Telegram needs, and the default.
         case synced
         /// A crash of the process, not of the machine: the commit is in the WAL, which the
-        /// kernel writes back later (`synchronous = NORMAL`; about 0.02 ms here instead of
-        /// an fsync's 0.5, and 4 at p99). A power cut can lose only the newest such commits,
-        /// never one before a synced commit: the next fsync of the WAL takes them along.
+        /// kernel writes back later (about 0.02 ms here instead of a flush's 0.5, and 4 at
+        /// p99). A power cut can lose only the newest such commits, never one before a
+        /// synced write returned: the WAL is ordered, and that flush took them along.
         /// For what happens after an update is stored: losing it means the update is
         /// delivered again, which the pipeline already handles.
         case crashSafe
@@ -30,13 +34,20 @@ final class DatabaseWriter: Sendable {
     }
 
     /// A queued write. `perform` runs it and, on success, returns how to hand its value
-    /// over; that happens only once the transaction committed.
+    /// over; that happens only once the transaction committed (and, if synced, was flushed).
     private struct Job: Sendable {
         /// A readiness probe: needs the write lock, has nothing to commit.
         let isProbe: Bool
         let durability: Durability
-        let perform: @Sendable (SQLiteConnection) throws -> @Sendable () -> Void
+        let perform: @Sendable (SQLiteConnection) throws -> Delivery
         let fail: @Sendable (any Error) -> Void
+    }
+
+    private struct Delivery: Sendable {
+        /// Told at commit, before the flush.
+        var committed: (@Sendable () -> Void)?
+        /// Hands the value to the waiting caller.
+        var deliver: @Sendable () -> Void
     }
 
     private struct State {
@@ -49,16 +60,18 @@ final class DatabaseWriter: Sendable {
     private let queue: DispatchQueue
     // Touched only on `queue`; that confinement is what makes sharing `self` safe.
     private nonisolated(unsafe) let connection: SQLiteConnection
-    /// The connection's `synchronous` setting; confined to `queue` like the connection.
-    private nonisolated(unsafe) var synchronousFull = true
     private let state = Mutex(State())
     private let maxBatchSize: Int
     private let logger: Logger
+    let syncer: WALSyncer
 
-    /// Takes ownership of `connection`: nobody else may use it afterwards.
-    init(connection: SQLiteConnection, maxBatchSize: Int = 256, logger: Logger) {
+    /// Takes ownership of `connection` (set up by `ConnectionSetup.configureWriter`): nobody
+    /// else may use it afterwards. `syncer` defaults to one flushing the connection's WAL.
+    init(connection: SQLiteConnection, syncer: WALSyncer? = nil, maxBatchSize: Int = 256, logger: Logger) {
         precondition(maxBatchSize > 0)
+        precondition(connection.walPath != nil || syncer != nil, "a writer needs a WAL to flush")
         self.connection = connection
+        self.syncer = syncer ?? WALSyncer(walPath: connection.walPath ?? "", logger: logger)
         self.maxBatchSize = maxBatchSize
         self.logger = logger
         self.queue = DispatchQueue(label: "database.writer", qos: .userInitiated)
@@ -70,18 +83,28 @@ final class DatabaseWriter: Sendable {
     var queuedJobs: Int { state.withLock { $0.queued.count } }
 
     /// Runs `work` inside a transaction and returns its value once that transaction has
-    /// committed. If `work` throws, its changes are rolled back and nothing else is affected.
-    /// Not cancellable once submitted: the write may commit whether or not anyone waits.
-    /// A batch is committed with an fsync if any of its jobs is `.synced`.
+    /// committed and is as durable as `durability` says. If `work` throws, its changes are
+    /// rolled back and nothing else is affected. Not cancellable once submitted: the write
+    /// may commit whether or not anyone waits.
+    ///
+    /// `committed` is called with the value as soon as the transaction has committed, before
+    /// a `.synced` write is flushed: for work that may start once the write is safe from a
+    /// crash of the process. It runs on the writer's queue and must return at once. If the
+    /// flush then fails, `write` throws although `committed` was called.
     func write<T: Sendable>(
-        _ durability: Durability = .synced, _ work: @escaping @Sendable (SQLiteConnection) throws -> T
+        _ durability: Durability = .synced, committed: (@Sendable (T) -> Void)? = nil,
+        _ work: @escaping @Sendable (SQLiteConnection) throws -> T
     ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        // After a failed flush nothing more can be made durable: refuse before committing.
+        if durability == .synced, let failure = syncer.failure { throw failure }
+        return try await withCheckedThrowingContinuation { continuation in
             let job = Job(
                 isProbe: false, durability: durability,
                 perform: { connection in
                     let value = try work(connection)
-                    return { continuation.resume(returning: value) }
+                    var announce: (@Sendable () -> Void)?
+                    if let committed { announce = { committed(value) } }
+                    return Delivery(committed: announce, deliver: { continuation.resume(returning: value) })
                 },
                 fail: { continuation.resume(throwing: $0) })
             submit(job, orFail: continuation)
@@ -89,24 +112,32 @@ final class DatabaseWriter: Sendable {
     }
 
     /// Throws unless the write lock can be taken within the busy timeout (BEGIN IMMEDIATE,
-    /// then ROLLBACK). Queued like a write, so it also fails if the writer is wedged.
+    /// then ROLLBACK). Queued like a write, so it also fails if the writer is wedged; and
+    /// it fails once a flush of the log has failed, since nothing can be acknowledged then.
     func checkWritable() async throws {
+        if let failure = syncer.failure { throw failure }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let job = Job(
                 isProbe: true, durability: .crashSafe,
-                perform: { _ in { continuation.resume() } },
+                perform: { _ in Delivery(deliver: { continuation.resume() }) },
                 fail: { continuation.resume(throwing: $0) })
             submit(job, orFail: continuation)
         }
     }
 
-    /// Runs the writes already submitted, then closes the connection. Later writes throw
-    /// `DatabaseError.closed`.
+    /// Runs the writes already submitted and waits for their flush, then closes the
+    /// connection. Later writes throw `DatabaseError.closed`.
     func close() async {
         state.withLock { $0.closed = true }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 self.drain()
+                continuation.resume()
+            }
+        }
+        await syncer.waitUntilIdle()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
                 self.connection.close()
                 continuation.resume()
             }
@@ -156,12 +187,6 @@ final class DatabaseWriter: Sendable {
             try? connection.run("ROLLBACK")
         }
         do {
-            // Set between transactions (SQLite ignores it inside one).
-            let full = jobs.contains { $0.durability == .synced && !$0.isProbe }
-            if full != synchronousFull {
-                try connection.run(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-                synchronousFull = full
-            }
             try connection.run("BEGIN IMMEDIATE")
         } catch {
             logger.error("cannot start a write transaction", metadata: ["error": "\(error)"])
@@ -169,22 +194,22 @@ final class DatabaseWriter: Sendable {
             return []
         }
 
-        var succeeded: [(job: Job, deliver: @Sendable () -> Void)] = []
+        var succeeded: [(job: Job, delivery: Delivery)] = []
         var index = jobs.startIndex
         while index < jobs.endIndex {
             let job = jobs[index]
             index += 1
             if job.isProbe {
                 // BEGIN IMMEDIATE succeeding was the check.
-                if let deliver = try? job.perform(connection) { succeeded.append((job, deliver)) }
+                if let delivery = try? job.perform(connection) { succeeded.append((job, delivery)) }
                 continue
             }
             do {
                 try connection.run("SAVEPOINT job")
-                let deliver = try job.perform(connection)
+                let delivery = try job.perform(connection)
                 connection.resetStatements()
                 try connection.run("RELEASE job")
-                succeeded.append((job, deliver))
+                succeeded.append((job, delivery))
             } catch {
                 connection.resetStatements()
                 if connection.isAutocommit {
@@ -208,7 +233,7 @@ final class DatabaseWriter: Sendable {
 
         let writes = succeeded.count(where: { !$0.job.isProbe })
         do {
-            // Probes and failed jobs leave nothing to commit: skip the fsync.
+            // Probes and failed jobs leave nothing to commit.
             try connection.run(writes == 0 ? "ROLLBACK" : "COMMIT")
         } catch {
             logger.error("commit failed", metadata: ["error": "\(error)", "jobs": "\(writes)"])
@@ -221,7 +246,20 @@ final class DatabaseWriter: Sendable {
                 $0.statistics.jobs += writes
             }
         }
-        for entry in succeeded { entry.deliver() }
+        for entry in succeeded { entry.delivery.committed?() }
+        let synced = succeeded.filter { $0.job.durability == .synced && !$0.job.isProbe }
+        for entry in succeeded where entry.job.durability == .crashSafe || entry.job.isProbe {
+            entry.delivery.deliver()
+        }
+        if !synced.isEmpty {
+            // One request for the whole batch: the flush that answers it covers every job.
+            syncer.afterNextFlush { result in
+                switch result {
+                case .success: for entry in synced { entry.delivery.deliver() }
+                case .failure(let error): for entry in synced { entry.job.fail(error) }
+                }
+            }
+        }
         return []
     }
 

@@ -7,10 +7,12 @@ struct InboxStore: Sendable {
         self.database = database
     }
 
-    /// Stores an update; returns once it is committed. False if this update_id is already
-    /// stored (Telegram re-sent it), in which case nothing changes.
-    func store(_ entry: InboxEntry) async throws -> Bool {
-        try await database.writer.write { connection in
+    /// Stores an update; returns once it is committed and flushed to disk. False if this
+    /// update_id is already stored (Telegram re-sent it), in which case nothing changes.
+    /// `committed` is told at commit, before the flush (see `DatabaseWriter.write`): the
+    /// update may be handled from then on, since it survives a crash of the process.
+    func store(_ entry: InboxEntry, committed: (@Sendable (_ isNew: Bool) -> Void)? = nil) async throws -> Bool {
+        try await database.writer.write(.synced, committed: committed) { connection in
             try connection.run(
                 """
                 INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at)

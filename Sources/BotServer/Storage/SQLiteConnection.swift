@@ -99,6 +99,15 @@ final class SQLiteConnection {
 
     var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
 
+    /// The path of the main database's write-ahead log, as SQLite names it (nil when closed
+    /// or for an in-memory database).
+    var walPath: String? {
+        guard let handle, let name = sqlite3_db_filename(handle, "main"), name.pointee != 0,
+            let wal = sqlite3_filename_wal(name)
+        else { return nil }
+        return String(cString: wal)
+    }
+
     /// False while a transaction is open. SQLite rolls a transaction back by itself after
     /// some errors (disk full, I/O error); this is how to notice.
     var isAutocommit: Bool { handle.map { sqlite3_get_autocommit($0) != 0 } ?? true }

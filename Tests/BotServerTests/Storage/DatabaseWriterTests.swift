@@ -30,34 +30,6 @@ import Testing
         }
     }
 
-    /// `synchronous` as each job saw it inside its transaction: 2 is FULL (fsync at commit), 1 NORMAL.
-    @Test func aBatchIsSyncedWhenAnyOfItsJobsMustBe() async throws {
-        try await withStorageTestDirectory { directory in
-            let database = try Database.open(directory: directory, logger: storageTestLogger)
-            let writer = database.writer
-            @Sendable func level(_ durability: DatabaseWriter.Durability) async throws -> Int? {
-                try await writer.write(durability) { try $0.prepare("PRAGMA synchronous").queryFirst { $0.int(0) } ?? nil }
-            }
-            #expect(try await level(.crashSafe) == 1)
-            #expect(try await level(.synced) == 2)
-            #expect(try await level(.crashSafe) == 1)
-
-            // Queued together: one transaction, committed with an fsync, which every job in it shares.
-            let gate = WriterGate()
-            let holder = try await gate.hold(writer)
-            let levels = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for index in 0..<6 { group.addTask { try await level(index == 3 ? .synced : .crashSafe) } }
-                try await waitForStorage { writer.queuedJobs == 6 }
-                gate.open()
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-            try await holder.value
-            #expect(levels == Array(repeating: 2, count: 6))
-            #expect(try await level(.crashSafe) == 1, "and the next crash-safe batch goes without one again")
-            await database.close()
-        }
-    }
-
     @Test func batchesAreCapped() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/w.sqlite", mode: .readWriteCreate)

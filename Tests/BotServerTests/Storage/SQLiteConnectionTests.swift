@@ -85,7 +85,7 @@ import Testing
         }
     }
 
-    @Test func writerConnectionIsWALAndFullySynchronous() async throws {
+    @Test func writerConnectionIsWALAndLeavesFlushingToTheSyncer() async throws {
         try await withStorageTestDirectory { directory in
             let database = try Database.open(directory: directory, busyTimeoutMilliseconds: 1234, logger: storageTestLogger)
             let settings = try await database.writer.write { connection in
@@ -95,7 +95,8 @@ import Testing
                     try read("PRAGMA foreign_keys"), try read("PRAGMA busy_timeout"),
                 ]
             }
-            #expect(settings == ["wal", "2", "1", "1234"])
+            // synchronous = NORMAL (1): synced writes wait for WALSyncer's flush instead.
+            #expect(settings == ["wal", "1", "1", "1234"])
             #expect(try await database.reader.read { try $0.prepare("PRAGMA journal_mode").queryFirst { $0.string(0) } } == "wal")
             await database.close()
         }
