@@ -145,7 +145,9 @@ import Testing
         }
         // The 300 ms timeout, not the default 30 s (loose: parallel tests share two cores).
         #expect(ContinuousClock.now - started < .seconds(15))
-        let next = try await client.execute(.init(method: .GET, url: try url(server.port, "/")))
+        // The same client, on a new connection; its own timeout is generous so that a full
+        // test run's load cannot turn a prompt answer into a second timeout.
+        let next = try await client.execute(.init(method: .GET, url: try url(server.port, "/")), responseTimeout: .seconds(20))
         #expect(next.status == 200)
         #expect(server.connectionCount == 2)
         client.shutdown()
