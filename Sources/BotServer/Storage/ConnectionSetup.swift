@@ -21,6 +21,14 @@ enum ConnectionSetup {
         try connection.execute("PRAGMA foreign_keys = ON")
     }
 
+    /// For `WALCheckpointer`'s connection. NORMAL still flushes the WAL before a checkpoint
+    /// copies it and the database file after, which is what a checkpoint needs.
+    static func configureCheckpointer(_ connection: SQLiteConnection, busyTimeoutMilliseconds: Int) throws {
+        try connection.execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)")
+        try connection.execute("PRAGMA synchronous = NORMAL")
+        // This connection never checkpoints on its own commits: it makes none.
+    }
+
     static func configureReader(_ connection: SQLiteConnection, busyTimeoutMilliseconds: Int) throws {
         // Readers wait only while another connection recovers the WAL after a crash.
         try connection.execute("PRAGMA busy_timeout = \(busyTimeoutMilliseconds)")

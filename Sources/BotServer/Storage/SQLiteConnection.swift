@@ -23,6 +23,13 @@ final class SQLiteConnection {
     /// Keyed by SQL text: callers pass constant SQL with bound parameters, so the cache
     /// is bounded by the program's own statements.
     private var statements: [String: SQLiteStatement] = [:]
+    /// Kept alive for SQLite's WAL hook, which holds it unretained.
+    private var walObserver: WALObserver?
+
+    private final class WALObserver {
+        let observe: (Int) -> Void
+        init(_ observe: @escaping (Int) -> Void) { self.observe = observe }
+    }
 
     init(path: String, mode: Mode) throws {
         self.path = path
@@ -46,8 +53,12 @@ final class SQLiteConnection {
     func close() {
         for statement in statements.values { statement.finalize() }
         statements.removeAll()
-        if let handle { sqlite3_close_v2(handle) }
+        if let handle {
+            sqlite3_wal_hook(handle, nil, nil)
+            sqlite3_close_v2(handle)
+        }
         handle = nil
+        walObserver = nil
     }
 
     /// Runs a script of one or more statements without parameters (schema, pragmas).
@@ -98,6 +109,31 @@ final class SQLiteConnection {
     var changes: Int { handle.map { Int(sqlite3_changes64($0)) } ?? 0 }
 
     var lastInsertRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+
+    /// Calls `observe` after each commit with the number of pages in the WAL, on the thread
+    /// that committed. This replaces SQLite's automatic checkpoint, which is itself such a
+    /// hook: whoever observes is then in charge of checkpointing (`WALCheckpointer`).
+    func observeWALCommits(_ observe: @escaping (_ pages: Int) -> Void) {
+        guard let handle else { return }
+        let observer = WALObserver(observe)
+        walObserver = observer
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, pages in
+                if let context { Unmanaged<WALObserver>.fromOpaque(context).takeUnretainedValue().observe(Int(pages)) }
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(observer).toOpaque())
+    }
+
+    /// Copies what it can of the WAL into the database file without waiting for readers or
+    /// the writer (a passive checkpoint). Returns the log's size and the frames now copied.
+    func checkpointPassively() throws -> (logFrames: Int, checkpointedFrames: Int) {
+        let handle = try liveHandle(for: "checkpoint")
+        var log: Int32 = 0
+        var checkpointed: Int32 = 0
+        try check(sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &checkpointed), "checkpointing \(path)")
+        return (Int(log), Int(checkpointed))
+    }
 
     /// The path of the main database's write-ahead log, as SQLite names it (nil when closed
     /// or for an in-memory database).
