@@ -243,17 +243,23 @@ final class Dispatcher: Sendable {
         logger[metadataKey: "update_id"] = "\(record.updateID)"
         logger[metadataKey: "conversation"] = "\(record.conversation.map(\.description) ?? "none")"
         let attempt: Int
-        do {
-            guard let begun = try await store.beginAttempt(updateID: record.updateID) else {
-                // Read from the inbox by its lane and submitted by the webhook too, and already handled.
-                logger.debug("update already handled; not delivered again")
+        if record.attemptRecorded {
+            // Stored with this attempt counted, a moment ago; the known set keeps it from
+            // being delivered twice meanwhile (see InboxStore.store).
+            attempt = record.attempts
+        } else {
+            do {
+                guard let begun = try await store.beginAttempt(updateID: record.updateID) else {
+                    // Read from the inbox by its lane and submitted by the webhook too, and already handled.
+                    logger.debug("update already handled; not delivered again")
+                    return
+                }
+                attempt = begun
+            } catch {
+                // The update stays pending and is retried after the next start.
+                logger.error("could not record delivery attempt", metadata: ["error": "\(error)"])
                 return
             }
-            attempt = begun
-        } catch {
-            // The update stays pending and is retried after the next start.
-            logger.error("could not record delivery attempt", metadata: ["error": "\(error)"])
-            return
         }
         if attempt > maxAttempts {
             logger.error("update set aside after repeated failed deliveries", metadata: ["attempts": "\(attempt - 1)"])

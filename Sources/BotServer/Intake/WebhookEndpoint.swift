@@ -51,7 +51,7 @@ struct WebhookEndpoint: Sendable {
                 updateID: envelope.updateID, kind: envelope.kind, conversation: envelope.conversation,
                 payload: request.body, receivedAt: receivedAt)
             metrics.latency.received(envelope.updateID, at: context.receivedAt)
-            let record = InboxRecord(pending: entry)
+            let record = InboxRecord(pending: entry, attemptRecorded: true)
             let dispatcher = self.dispatcher
             dispatcher.arriving(record)
             do {

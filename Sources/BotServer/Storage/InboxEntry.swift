@@ -25,6 +25,9 @@ struct InboxRecord: Sendable {
     var state: InboxState
     /// Delivery attempts begun so far.
     var attempts: Int
+    /// The delivery about to be made is counted in `attempts` already: the webhook stores an
+    /// update with its first attempt (see `InboxStore.store`), saving the dispatcher a write.
+    var attemptRecorded = false
 
     init(
         updateID: Int64, kind: String, conversation: ConversationKey?, payload: [UInt8], receivedAt: Int64,
@@ -39,10 +42,11 @@ struct InboxRecord: Sendable {
         self.attempts = attempts
     }
 
-    /// The record of an entry that was just stored.
-    init(pending entry: InboxEntry) {
+    /// The record of an entry that was just stored (by `InboxStore.store` if `attemptRecorded`).
+    init(pending entry: InboxEntry, attemptRecorded: Bool = false) {
         self.init(
             updateID: entry.updateID, kind: entry.kind, conversation: entry.conversation, payload: entry.payload,
-            receivedAt: entry.receivedAt, state: .pending, attempts: 0)
+            receivedAt: entry.receivedAt, state: .pending, attempts: attemptRecorded ? 1 : 0)
+        self.attemptRecorded = attemptRecorded
     }
 }

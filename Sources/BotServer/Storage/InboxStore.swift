@@ -11,12 +11,17 @@ struct InboxStore: Sendable {
     /// update_id is already stored (Telegram re-sent it), in which case nothing changes.
     /// `committed` is told at commit, before the flush (see `DatabaseWriter.write`): the
     /// update may be handled from then on, since it survives a crash of the process.
+    ///
+    /// The row counts its first delivery attempt already, so the dispatcher need not write
+    /// one before handing it over (`InboxRecord(pending:attemptRecorded: true)`). An update
+    /// not delivered before a crash or shutdown then starts its next life at attempt 2,
+    /// which the handlers treat like any redelivery: they look for the run it may have begun.
     func store(_ entry: InboxEntry, committed: (@Sendable (_ isNew: Bool) -> Void)? = nil) async throws -> Bool {
         try await database.writer.write(.synced, committed: committed) { connection in
             try connection.run(
                 """
-                INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at, attempts)
+                VALUES (?, ?, ?, ?, ?, ?, 1)
                 """,
                 entry.updateID, entry.kind, entry.conversation?.chatID, entry.conversation?.threadID,
                 entry.payload, entry.receivedAt)

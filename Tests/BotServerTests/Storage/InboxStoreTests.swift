@@ -36,7 +36,7 @@ import Testing
             #expect(record.payload == inboxEntry(5).payload)
             #expect(record.receivedAt == 1234)
             #expect(record.state == .pending)
-            #expect(record.attempts == 0)
+            #expect(record.attempts == 1, "stored with its first delivery attempt counted")
             #expect(records.last?.conversation == nil)
             await second.close()
         }
@@ -49,9 +49,10 @@ import Testing
             for id: Int64 in [30, 10, 20] { #expect(try await store.store(inboxEntry(id))) }
             #expect(try await store.pending().map(\.updateID) == [10, 20, 30])
 
-            #expect(try await store.beginAttempt(updateID: 10) == 1)
+            // The first attempt was counted by `store`; these are redeliveries.
             #expect(try await store.beginAttempt(updateID: 10) == 2)
-            #expect(try await store.pending().first?.attempts == 2)
+            #expect(try await store.beginAttempt(updateID: 10) == 3)
+            #expect(try await store.pending().first?.attempts == 3)
             try await store.markHandled(updateID: 10, at: 2_000)
             try await store.markFailed(updateID: 20, error: "boom", at: 3_000)
 
