@@ -45,16 +45,52 @@ import Testing
         #expect(metrics.latency.pending == 0)
     }
 
-    @Test func receiptsThatNeverBecomeAPromptAreDroppedWhenOld() {
-        let latency = UpdateLatency(
+    private func latency(retention: Duration = .seconds(60), capacity: Int) -> UpdateLatency {
+        UpdateLatency(
             toTyping: Timer(label: "t", factory: NOOPMetricsHandler.instance),
             toPromptWritten: Timer(label: "p", factory: NOOPMetricsHandler.instance),
-            retention: .seconds(60), pruneAbove: 3)
+            retention: retention, capacity: capacity)
+    }
+
+    @Test func receiptsThatNeverBecomeAPromptAreDroppedWhenOld() {
+        let latency = latency(capacity: 100)
         let start = ContinuousClock.now
         for id in 1...3 { latency.received(Int64(id), at: start) }
         #expect(latency.pending == 3)
         latency.received(4, at: start + .seconds(61))
         #expect(latency.pending == 1)
+    }
+
+    /// A flood of updates that never become prompts (a stranger, a group's chatter), all
+    /// younger than the retention: the oldest go beyond the capacity, so the map stays bounded
+    /// (it grew without bound before, and each receipt filtered all of it).
+    @Test func aFloodOfYoungReceiptsIsBoundedByCapacityOldestFirst() {
+        let latency = latency(retention: .seconds(600), capacity: 50)
+        let start = ContinuousClock.now
+        for id in 1...10_000 { latency.received(Int64(id), at: start + .microseconds(id)) }
+        #expect(latency.pending == 50)
+        #expect(latency.tracked <= 2 * 50 + 64)
+        // The newest were kept: a prompt for one of them is still timed, one for an evicted id is not.
+        latency.promptWritten(for: 9_990, at: start + .milliseconds(20))
+        latency.promptWritten(for: 10, at: start + .milliseconds(20))
+        #expect(latency.pending == 50, "9,990 waits for its typing still; 10 was gone")
+        latency.typingIssued(for: 9_990, at: start + .milliseconds(21))
+        #expect(latency.pending == 49)
+    }
+
+    /// Completed prompts behind a receipt that never completes do not pile up in the order list.
+    @Test func takenReceiptsBehindAnOldOneAreCompactedAway() {
+        let latency = latency(retention: .seconds(600), capacity: 50)
+        let start = ContinuousClock.now
+        latency.received(1, at: start)
+        for id in 2...5_000 {
+            let at = start + .microseconds(id)
+            latency.received(Int64(id), at: at)
+            latency.typingIssued(for: Int64(id), at: at)
+            latency.promptWritten(for: Int64(id), at: at)
+        }
+        #expect(latency.pending == 1)
+        #expect(latency.tracked <= 2 * 50 + 1)
     }
 
     @Test func countersCarryTheirLabels() {
