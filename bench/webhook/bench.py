@@ -89,7 +89,14 @@ class Server:
         self.port = free_port()
         env = dict(os.environ)
         env.update(PORT=str(self.port), LISTEN_HOST="127.0.0.1", LOG_LEVEL="warning",
-                   TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=self.secret)
+                   TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=self.secret,
+                   # Required by ours. Not the sender of update.json: the chat layer refuses
+                   # it (an audit row; a refusal at most hourly), so no Claude runs and the
+                   # load stays on the intake this benchmark is about.
+                   ALLOWED_USER_IDS="1",
+                   # Nothing listens there: the refusal and start-up calls fail at once
+                   # instead of waiting on DNS for api.telegram.org.
+                   TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{free_port()}")
         if self.uses_data_dir:
             self.data_dir = tempfile.mkdtemp(prefix=f"bench-{self.key}-data-")
             env["DATA_DIR"] = self.data_dir
