@@ -21,7 +21,8 @@ final class Database: Sendable {
     /// so; meant for start-up, before anything else uses the database.
     static func open(
         directory: String, busyTimeoutMilliseconds: Int = ConnectionSetup.defaultBusyTimeoutMilliseconds,
-        checkpointThresholdPages: Int = WALCheckpointer.defaultThresholdPages, logger: Logger
+        checkpointThresholdPages: Int = WALCheckpointer.defaultThresholdPages, flush: WALSyncer.Flush? = nil,
+        logger: Logger
     ) throws -> Database {
         try DataDirectory.create(directory)
         let path = directory + "/" + fileName
@@ -53,7 +54,9 @@ final class Database: Sendable {
         logger.info("database open", metadata: ["path": "\(path)", "schema_version": "\(Migrations.latestVersion)"])
         return Database(
             path: path,
-            writer: DatabaseWriter(connection: writeConnection, logger: logger),
+            // `flush` stands in for the fdatasync of the WAL in tests that hold or fail it.
+            writer: DatabaseWriter(
+                connection: writeConnection, syncer: flush.map { WALSyncer(flush: $0, logger: logger) }, logger: logger),
             reader: DatabaseReader(connection: readConnection), checkpointer: checkpointer)
     }
 

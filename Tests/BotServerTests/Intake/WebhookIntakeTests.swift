@@ -33,6 +33,42 @@ import Testing
         await harness.stop()
     }
 
+    @Test func anUpdateIsHandedOverAtCommitWhileThe200WaitsForTheFlush() async throws {
+        let flush = HeldFlush()
+        let harness = try await IntakeHarness.start(flush: { () throws(DatabaseError) in try flush.flush() })
+        let answered = Finished()
+        let response = Task {
+            let response = try await post(harness, Fixtures.textUpdate(id: 3003, chatID: 8))
+            answered.set()
+            return response
+        }
+        // The conversation has the update while its row is still only committed...
+        #expect(try await harness.handler.waitUntil { $0.map(\.updateID) == [3003] })
+        try await waitForStorage { flush.flushesStarted == 1 }
+        #expect(!answered.isSet, "...and Telegram has no 200 before the row is on disk")
+        flush.release()
+        #expect(try await response.value.status == 200)
+        for _ in 0..<8 { flush.release() }  // for whatever else asks for a flush until the end
+        await harness.stop()
+    }
+
+    @Test func aFailedFlushIsAnswered503AndTheBotIsNotReadyUntilRestart() async throws {
+        let flush = HeldFlush()
+        let harness = try await IntakeHarness.start(flush: { () throws(DatabaseError) in try flush.flush() })
+        let first = Task { try await post(harness, Fixtures.textUpdate(id: 4004, chatID: 9)) }
+        try await waitForStorage { flush.flushesStarted == 1 }
+        flush.release(failing: true)
+        #expect(try await first.value.status == 503, "Telegram keeps it and delivers it again")
+        // Refused before anything is written: no flush can be trusted any more.
+        #expect(try await post(harness, Fixtures.textUpdate(id: 4005, chatID: 9)).status == 503)
+        #expect(try await RawHTTPClient.request(port: harness.port, path: "/readyz").status == 503)
+        #expect(flush.flushesStarted == 1)
+        // The first was committed, so its conversation had it already (a redelivery after the
+        // restart is then a duplicate); the second never reached the database.
+        #expect(try await harness.handler.waitUntil { $0.map(\.updateID) == [4004] })
+        await harness.stop()
+    }
+
     @Test func aWrongOrMissingSecretStoresNothing() async throws {
         let harness = try await IntakeHarness.start()
         #expect(try await post(harness, Fixtures.textUpdate(id: 1), secret: nil).status == 401)

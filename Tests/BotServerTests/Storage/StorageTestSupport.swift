@@ -74,3 +74,34 @@ func storageDirectoryMode(_ path: String) throws -> mode_t {
     guard stat(path, &info) == 0 else { throw DatabaseError.cannotCreateDirectory(path: path, errno: errno) }
     return info.st_mode & 0o777
 }
+
+/// A flush that the test holds and releases, and that can be told to fail.
+final class HeldFlush: Sendable {
+    private let started = Atomic<Int>(0)
+    private let releases = DispatchSemaphore(value: 0)
+    private let failNext = Atomic<Bool>(false)
+
+    var flushesStarted: Int { started.load(ordering: .sequentiallyConsistent) }
+
+    func flush() throws(DatabaseError) {
+        started.add(1, ordering: .sequentiallyConsistent)
+        releases.wait()
+        if failNext.exchange(false, ordering: .sequentiallyConsistent) {
+            throw .walSyncFailed(path: "test.sqlite-wal", errno: EIO)
+        }
+    }
+
+    func release(failing: Bool = false) {
+        failNext.store(failing, ordering: .sequentiallyConsistent)
+        releases.signal()
+    }
+}
+
+
+/// Whether a task has finished, without waiting for it.
+final class Finished: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .sequentiallyConsistent) }
+    func set() { flag.store(true, ordering: .sequentiallyConsistent) }
+}
+

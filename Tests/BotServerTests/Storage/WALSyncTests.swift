@@ -10,35 +10,6 @@ import Testing
     import Darwin
 #endif
 
-/// A flush that the test holds and releases, and that can be told to fail.
-private final class HeldFlush: Sendable {
-    private let started = Atomic<Int>(0)
-    private let releases = DispatchSemaphore(value: 0)
-    private let failNext = Atomic<Bool>(false)
-
-    var flushesStarted: Int { started.load(ordering: .sequentiallyConsistent) }
-
-    func flush() throws(DatabaseError) {
-        started.add(1, ordering: .sequentiallyConsistent)
-        releases.wait()
-        if failNext.exchange(false, ordering: .sequentiallyConsistent) {
-            throw .walSyncFailed(path: "test.sqlite-wal", errno: EIO)
-        }
-    }
-
-    func release(failing: Bool = false) {
-        failNext.store(failing, ordering: .sequentiallyConsistent)
-        releases.signal()
-    }
-}
-
-/// Whether a task has finished, without waiting for it.
-private final class Finished: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var isSet: Bool { flag.load(ordering: .sequentiallyConsistent) }
-    func set() { flag.store(true, ordering: .sequentiallyConsistent) }
-}
-
 @Suite struct WALSyncTests {
     private func writer(in directory: String, flush: HeldFlush) throws -> DatabaseWriter {
         let connection = try SQLiteConnection(path: directory + "/w.sqlite", mode: .readWriteCreate)

@@ -21,12 +21,13 @@ struct IntakeHarness {
 
     static func start(
         handler: RecordingHandler = RecordingHandler(), directory: TemporaryDirectory? = nil,
-        maxQueuedPerLane: Int = 32, maxQueuedTotal: Int = 1024, metricsToken: String? = nil
+        maxQueuedPerLane: Int = 32, maxQueuedTotal: Int = 1024, metricsToken: String? = nil,
+        flush: WALSyncer.Flush? = nil
     ) async throws -> IntakeHarness {
         let directory = try directory ?? TemporaryDirectory()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let database = try Database.open(directory: directory.path, logger: logger)
+        let database = try Database.open(directory: directory.path, flush: flush, logger: logger)
         let store = InboxStore(database: database)
         let dispatcher = Dispatcher(
             store: store, handler: handler, maxQueuedPerLane: maxQueuedPerLane, maxQueuedTotal: maxQueuedTotal,
