@@ -108,11 +108,16 @@ def percentile(sorted_values, p):
     return sorted_values[int(rank) - 1]
 
 
+# short name: (series name, the labels a sample must carry); a histogram with labels is summed
+# over the label sets that match (none asked: all of them).
 BOT_HISTOGRAMS = {
-    "typing": "botserver_update_to_typing_seconds",
-    "stdin": "botserver_update_to_prompt_written_seconds",
+    "typing": ("botserver_update_to_typing_seconds", {}),
+    "stdin": ("botserver_update_to_prompt_written_seconds", {}),
+    "stdin_running": ("botserver_update_to_prompt_written_seconds", {"process": "running"}),
+    "stdin_started": ("botserver_update_to_prompt_written_seconds", {"process": "started"}),
 }
-HISTOGRAM_LINE = re.compile(r'^(\w+)_bucket\{le="([^"]+)"\} (\S+)$')
+SAMPLE_LINE = re.compile(r'^(\w+?)(_bucket|_count|_sum)(?:\{([^}]*)\})? (\S+)$')
+LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 def scrape_metrics(port):
@@ -133,21 +138,27 @@ def scrape_histograms(port, body=None):
     """The bot's own latency histograms:
     {short name: {"buckets": [(upper bound s, cumulative count)], "count": n, "sum": s}}."""
     body = scrape_metrics(port) if body is None else body
-    wanted = {full: short for short, full in BOT_HISTOGRAMS.items()}
+    buckets = {short: {} for short in BOT_HISTOGRAMS}
     found = {short: {"buckets": [], "count": 0.0, "sum": 0.0} for short in BOT_HISTOGRAMS}
     for line in body.splitlines():
-        match = HISTOGRAM_LINE.match(line)
-        if match and match.group(1) in wanted:
-            bound = float("inf") if match.group(2) == "+Inf" else float(match.group(2))
-            found[wanted[match.group(1)]]["buckets"].append((bound, float(match.group(3))))
+        match = SAMPLE_LINE.match(line)
+        if not match:
             continue
-        for full, short in wanted.items():
-            if line.startswith(full + "_count "):
-                found[short]["count"] = float(line.split()[-1])
-            elif line.startswith(full + "_sum "):
-                found[short]["sum"] = float(line.split()[-1])
-    for h in found.values():
-        h["buckets"].sort()
+        name, part, label_text, value = match.groups()
+        labels = dict(LABEL.findall(label_text or ""))
+        bound = labels.pop("le", None)
+        for short, (series, wanted) in BOT_HISTOGRAMS.items():
+            if name != series or any(labels.get(k) != v for k, v in wanted.items()):
+                continue
+            if part == "_bucket" and bound is not None:
+                key = float("inf") if bound == "+Inf" else float(bound)
+                buckets[short][key] = buckets[short].get(key, 0.0) + float(value)
+            elif part == "_count":
+                found[short]["count"] += float(value)
+            elif part == "_sum":
+                found[short]["sum"] += float(value)
+    for short, h in found.items():
+        h["buckets"] = sorted(buckets[short].items())
     return found
 
 
@@ -621,7 +632,8 @@ def render(report):
     header = f"{'':<34}{'n':>6} {'mean':>9} {'p50':>9} {'p90':>9} {'p99':>9} {'≤ target':>9} {'ratio':>7}"
     out.append(header)
     out.append("-" * len(header))
-    for key, label in (("typing", "update → typing issued"), ("stdin", "update → prompt in stdin pipe")):
+    for key, label in (("typing", "update → typing issued"), ("stdin", "update → prompt in stdin pipe"),
+                       ("stdin_running", "  to a running CLI"), ("stdin_started", "  to a CLI started for it")):
         s = report["bot_measured"][key]
         share = s["share_within_target"]
         ratio = None if s["p99"] is None else s["p99"] / TARGET_P99_MS

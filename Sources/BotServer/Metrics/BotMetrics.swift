@@ -36,7 +36,9 @@ final class BotMetrics: Sendable {
         self.factory = factory
         latency = UpdateLatency(
             toTyping: Timer(label: Name.updateToTyping, factory: factory),
-            toPromptWritten: Timer(label: Name.updateToPromptWritten, factory: factory))
+            toPromptWritten: Timer(label: Name.updateToPromptWritten, dimensions: [("process", "running")], factory: factory),
+            toPromptWrittenStartingProcess: Timer(
+                label: Name.updateToPromptWritten, dimensions: [("process", "started")], factory: factory))
     }
 
     /// How a webhook request ended.

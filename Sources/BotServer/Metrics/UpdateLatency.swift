@@ -57,13 +57,20 @@ final class UpdateLatency: Sendable {
 
     private let toTyping: Timer
     private let toPromptWritten: Timer
+    private let toPromptWrittenStartingProcess: Timer
     private let receipts = Mutex(Receipts())
     private let retention: Duration
     private let capacity: Int
 
-    init(toTyping: Timer, toPromptWritten: Timer, retention: Duration = .seconds(600), capacity: Int = 4096) {
+    /// `toPromptWritten` times prompts that went to a running CLI, `toPromptWrittenStartingProcess`
+    /// those that waited for one to be spawned (apart, since the spawn dominates those).
+    init(
+        toTyping: Timer, toPromptWritten: Timer, toPromptWrittenStartingProcess: Timer? = nil,
+        retention: Duration = .seconds(600), capacity: Int = 4096
+    ) {
         self.toTyping = toTyping
         self.toPromptWritten = toPromptWritten
+        self.toPromptWrittenStartingProcess = toPromptWrittenStartingProcess ?? toPromptWritten
         self.retention = retention
         self.capacity = max(1, capacity)
     }
@@ -78,8 +85,9 @@ final class UpdateLatency: Sendable {
         if let received = take(updateID, \.typingRecorded) { toTyping.recordNanoseconds(Self.nanoseconds(instant - received)) }
     }
 
-    func promptWritten(for updateID: Int64, at instant: ContinuousClock.Instant) {
-        if let received = take(updateID, \.promptRecorded) { toPromptWritten.recordNanoseconds(Self.nanoseconds(instant - received)) }
+    func promptWritten(for updateID: Int64, at instant: ContinuousClock.Instant, startedProcess: Bool = false) {
+        guard let received = take(updateID, \.promptRecorded) else { return }
+        (startedProcess ? toPromptWrittenStartingProcess : toPromptWritten).recordNanoseconds(Self.nanoseconds(instant - received))
     }
 
     /// The receipt's instant if `stop` was not recorded yet (and marks it recorded).

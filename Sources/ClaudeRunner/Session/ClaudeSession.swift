@@ -73,19 +73,32 @@ public actor ClaudeSession {
 
     // MARK: Runs
 
-    /// Sends a user message and returns the run's events. `written` is told the instant the
-    /// message is in the CLI's stdin pipe (for latency metrics; it runs on the writer's task,
-    /// so it must be quick).
+    /// When a message reached the CLI's stdin pipe, and whether its process was started for it.
+    public struct MessageWritten: Sendable {
+        public let at: ContinuousClock.Instant
+        /// The message waited for a CLI process to be spawned (the session's first message,
+        /// or the first after an idle stop).
+        public let startedProcess: Bool
+    }
+
+    /// Sends a user message and returns the run's events. `written` is told once the message
+    /// is in the CLI's stdin pipe (for latency metrics; it runs on the writer's task, so it
+    /// must be quick).
     public func send(
-        _ content: UserContent, written: (@Sendable (ContinuousClock.Instant) -> Void)? = nil
+        _ content: UserContent, written: (@Sendable (MessageWritten) -> Void)? = nil
     ) throws(ClaudeError) -> AsyncStream<RunEvent> {
         guard run == nil else { throw .runInProgress }
         idleTask?.cancel()
+        let startsProcess = !isProcessRunning
         let process = ensureProcess()
         let uuid = UUID().uuidString.lowercased()
         let (stream, continuation) = AsyncStream.makeStream(of: RunEvent.self)
         run = Run(uuid: uuid, continuation: continuation, startedAt: clock.now, lastOutputAt: clock.now)
-        process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)), written: written)
+        var lineWritten: (@Sendable (ContinuousClock.Instant) -> Void)?
+        if let written {
+            lineWritten = { instant in written(MessageWritten(at: instant, startedProcess: startsProcess)) }
+        }
+        process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)), written: lineWritten)
         startWatchdog(for: uuid)
         return stream
     }

@@ -27,8 +27,8 @@ import Testing
         #expect(abs((values["botserver_update_to_typing_seconds_sum"] ?? 0) - 0.002) < 1e-9)
         #expect(values[#"botserver_update_to_typing_seconds_bucket{le="0.0015"}"#] == 0)
         #expect(values[#"botserver_update_to_typing_seconds_bucket{le="0.002"}"#] == 1)
-        #expect(values["botserver_update_to_prompt_written_seconds_count"] == 1)
-        #expect(abs((values["botserver_update_to_prompt_written_seconds_sum"] ?? 0) - 0.003) < 1e-9)
+        #expect(values[#"botserver_update_to_prompt_written_seconds_count{process="running"}"#] == 1)
+        #expect(abs((values[#"botserver_update_to_prompt_written_seconds_sum{process="running"}"#] ?? 0) - 0.003) < 1e-9)
         #expect(metrics.latency.pending == 0, "a receipt is let go once both are recorded")
     }
 
@@ -41,7 +41,7 @@ import Testing
         metrics.latency.typingIssued(for: 9, at: received + .milliseconds(4))
         let values = samples(metrics)
         #expect(values["botserver_update_to_typing_seconds_count"] == 1)
-        #expect(values["botserver_update_to_prompt_written_seconds_count"] == 1)
+        #expect(values.total("botserver_update_to_prompt_written_seconds_count") == 1)
         #expect(metrics.latency.pending == 0)
     }
 
@@ -50,6 +50,20 @@ import Testing
             toTyping: Timer(label: "t", factory: NOOPMetricsHandler.instance),
             toPromptWritten: Timer(label: "p", factory: NOOPMetricsHandler.instance),
             retention: retention, capacity: capacity)
+    }
+
+    @Test func aPromptThatWaitedForItsCLIToStartIsTimedApart() {
+        let metrics = BotMetrics()
+        let received = ContinuousClock.now
+        metrics.latency.received(1, at: received)
+        metrics.latency.received(2, at: received)
+        metrics.latency.promptWritten(for: 1, at: received + .milliseconds(40), startedProcess: true)
+        metrics.latency.promptWritten(for: 2, at: received + .milliseconds(2))
+        let values = samples(metrics)
+        #expect(values[#"botserver_update_to_prompt_written_seconds_count{process="started"}"#] == 1)
+        #expect(values[#"botserver_update_to_prompt_written_seconds_bucket{process="running",le="0.005"}"#] == 1)
+        #expect(values[#"botserver_update_to_prompt_written_seconds_bucket{process="started",le="0.005"}"#] == 0)
+        #expect(values.total("botserver_update_to_prompt_written_seconds_count") == 2)
     }
 
     @Test func receiptsThatNeverBecomeAPromptAreDroppedWhenOld() {

@@ -70,7 +70,9 @@ extension Conversation {
                 let content: UserContent = images.isEmpty ? .text(prompt) : .blocks([UserContent.textBlock(prompt)] + images)
                 let latency = context.metrics.latency
                 let stream = try await session.send(content) { written in
-                    if let updateID { latency.promptWritten(for: updateID, at: written) }
+                    if let updateID {
+                        latency.promptWritten(for: updateID, at: written.at, startedProcess: written.startedProcess)
+                    }
                 }
                 for await event in stream {
                     if case .finished(let finished) = event {
