@@ -133,7 +133,8 @@ POST /__fake/script {"method":"sendMessage"?, "chat_id":123?, "times":1?, "respo
      R is one of {"status":429,"retry_after":5} | {"status":N,"description":"..."?,
      "parameters":{...}?} | {"status":200,"result":...} | {"status":502,"raw":"<html>",
      "content_type":"text/html"?} | {"hang":SECONDS} (read the request, answer nothing for
-     SECONDS, close) | {"close":true} (close without answering). Scripts are used in the
+     SECONDS, close) | {"close":true} (close without answering) | {"delay":SECONDS} (carry
+     the call out as usual, so its message is there at once, and hold the answer SECONDS). Scripts are used in the
      order they were added by matching calls (method case-insensitive; absent = any).
 POST /__fake/updates {"updates":[{...}, ...]} -> {"update_ids":[...],"dropped":[...]}
      Queues updates for getUpdates; update_id is assigned (increasing) when absent;
@@ -372,7 +373,20 @@ class Drop:
     """Close the connection without answering."""
 
 
-Outcome = Reply | Hang | Drop
+@dataclass
+class Late:
+    """`reply`, written only after `seconds`: the call took effect, its answer is slow."""
+    reply: Reply
+    seconds: float
+
+
+@dataclass
+class Delay:
+    """A script's marker: carry the call out, then answer it `seconds` late."""
+    seconds: float
+
+
+Outcome = Reply | Hang | Drop | Late
 
 
 # --------------------------------------------------------------------------------------
@@ -1892,6 +1906,8 @@ class CallLog:
     def finish(self, record: CallRecord, outcome: Outcome, scripted: bool) -> None:
         with self._lock:
             record.scripted = scripted
+            if isinstance(outcome, Late):
+                outcome = outcome.reply
             if isinstance(outcome, Reply):
                 record.status = outcome.status
                 record.ok = 200 <= outcome.status < 300
@@ -1958,10 +1974,11 @@ class ScriptBook:
     def _check_respond(respond: Any) -> None:
         if not isinstance(respond, dict):
             raise ValueError('"respond" must be an object')
-        if "hang" in respond:
-            hang = respond["hang"]
-            if isinstance(hang, bool) or not isinstance(hang, (int, float)) or hang < 0:
-                raise ValueError('"hang" must be a number of seconds')
+        if "hang" in respond or "delay" in respond:
+            key = "hang" if "hang" in respond else "delay"
+            seconds = respond[key]
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ValueError(f'"{key}" must be a number of seconds')
         elif "close" in respond:
             if respond["close"] is not True:
                 raise ValueError('"close" must be true')
@@ -1975,7 +1992,7 @@ class ScriptBook:
             if "raw" in respond and not isinstance(respond["raw"], str):
                 raise ValueError('"raw" must be a string')
 
-    def take(self, method: str, chat_id: Any) -> Outcome | None:
+    def take(self, method: str, chat_id: Any) -> Outcome | Delay | None:
         with self._lock:
             for script in self._scripts:
                 if script.method not in (None, method.lower()):
@@ -1988,9 +2005,11 @@ class ScriptBook:
                 return self._outcome(script.respond)
         return None
 
-    def _outcome(self, respond: dict) -> Outcome:
+    def _outcome(self, respond: dict) -> Outcome | Delay:
         if "hang" in respond:
             return Hang(float(respond["hang"]))
+        if "delay" in respond:
+            return Delay(float(respond["delay"]))
         if "close" in respond:
             return Drop()
         status = respond["status"]
@@ -2080,17 +2099,23 @@ class BotApi:
         if method is None:
             return Reply.json(404, ApiError(404, "Not Found: method not found").body()), False
         scripted = state.scripts.take(method, params.get("chat_id"))
-        if scripted is not None:
+        if scripted is not None and not isinstance(scripted, Delay):
             return scripted, True
+        reply = self._carry_out(state, method, params, files, error)
+        if isinstance(scripted, Delay):
+            return Late(reply, scripted.seconds), True
+        return reply, False
+
+    def _carry_out(self, state: BotState, method: str, params: dict, files: dict, error: ApiError | None) -> Reply:
         try:
             if error is not None:
                 raise error
             result = self.handlers[method](state, params, files)
         except ApiError as failure:
-            return Reply.json(failure.status, failure.body()), False
+            return Reply.json(failure.status, failure.body())
         body = {"ok": True, "result": result[0], "description": result[1]} if isinstance(result, tuple) \
             else {"ok": True, "result": result}
-        return Reply.json(200, body), False
+        return Reply.json(200, body)
 
     # --- helpers shared by the methods ---
 
@@ -2563,13 +2588,17 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as error:  # a bug in the fake: say so loudly instead of dropping the connection
                 log.exception("internal error")
                 outcome = Reply.json(500, ApiError(500, f"Internal Server Error: fake bug: {error!r}").body())
-            status = outcome.status if isinstance(outcome, Reply) else type(outcome).__name__.lower()
+            status = outcome.status if isinstance(outcome, Reply) else \
+                outcome.reply.status if isinstance(outcome, Late) else type(outcome).__name__.lower()
             self._deliver(outcome)
         log.info("%s %s -> %s (%.1f ms)", self.command, self._masked_path(), status,
                  (time.monotonic() - started) * 1000)
 
     def _deliver(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Hang):
+        if isinstance(outcome, Late):
+            self.server.app.stopping.wait(outcome.seconds)
+            self._write(outcome.reply)
+        elif isinstance(outcome, Hang):
             self.server.app.stopping.wait(outcome.seconds)
             self.close_connection = True
         elif isinstance(outcome, Drop):

@@ -851,6 +851,23 @@ class ScriptTest(ServerTestCase):
         self.assertEqual([(c["status"], c["error"]) for c in self.server.calls()],
                          [(None, "scripted hang"), (None, "scripted close"), (200, None)])
 
+    def test_scripted_delay_carries_the_call_out_and_answers_late(self):
+        self.script(method="sendMessage", respond={"delay": 1})
+        result = {}
+        sender = threading.Thread(target=lambda: result.update(answer=self.send({"chat_id": 5, "text": "late"})))
+        started = time.monotonic()
+        sender.start()
+        deadline = time.monotonic() + 5
+        def stored():
+            return self.server.control("GET", "chats/5/messages")[1]["messages"]
+        while not any(m.get("text") == "late" for m in stored()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertTrue(sender.is_alive(), "the message is there before its answer")
+        sender.join(5)
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        self.assertEqual(self.assertOk(result["answer"])["text"], "late")
+        self.assertEqual([(c["status"], c["scripted"]) for c in self.server.calls()], [(200, True)])
+
     def test_times_method_and_chat_matching(self):
         self.script(method="SENDMESSAGE", chat_id=2, times=2, respond={"status": 403,
                                                                         "description": "Forbidden: bot was blocked by the user"})
@@ -861,7 +878,8 @@ class ScriptTest(ServerTestCase):
         self.assertOk(self.send({"chat_id": 2, "text": "x"}))
 
     def test_invalid_scripts_are_refused(self):
-        for script in ({"respond": {}}, {"times": 0, "respond": {"status": 500}}, {"respond": {"hang": "long"}}):
+        for script in ({"respond": {}}, {"times": 0, "respond": {"status": 500}}, {"respond": {"hang": "long"}},
+                       {"respond": {"delay": -1}}):
             self.assertEqual(self.server.control("POST", "script", script)[0], 400)
 
 
