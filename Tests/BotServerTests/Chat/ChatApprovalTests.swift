@@ -53,6 +53,28 @@ import TestSupport
         #expect(audit.last?.0 == nil && audit.last?.1.contains("decision=allow-rule:") == true)
     }
 
+    /// The user sees the question (and taps) before Telegram's answer to its sendMessage has
+    /// reached the bot: the decision still replaces the buttons. The fake holds that answer.
+    @Test func aTapBeforeTheQuestionsSendHasReturnedStillShowsTheDecision() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let file = harness.project + "/b.txt"
+        try await harness.anthropic.script([Self.write(file, "one"), ["text": "Written."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Write b.txt")
+            _ = try await harness.waitForCall("sendMessage")  // the progress message
+            try await harness.bot.script(method: "sendMessage", times: 1, respond: ["delay": 2])
+            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to: Writing b.txt"))
+            try await harness.tap(try #require(ChatHarness.button("Allow once", in: question)), on: ChatHarness.messageID(question))
+            #expect(try await harness.waitForMessage(containing: "Written.") != nil)
+            let decided = try await harness.waitForMessage(containing: "Allowed once by Ada")
+            #expect(decided != nil)
+            #expect(decided?["reply_markup"] == nil || decided?["reply_markup"] is NSNull, "no buttons left")
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == "one")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
     @Test func aReplyDeniesWithItsTextAsTheReasonAndADoubleTapChangesNothing() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

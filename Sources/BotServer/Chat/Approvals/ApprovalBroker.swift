@@ -25,6 +25,8 @@ actor ApprovalBroker: PermissionDelegate {
         let request: PermissionRequest
         let continuation: CheckedContinuation<PermissionDecision, Never>
         var messageID: Int64?
+        /// The question as sent (a picker's text is `questions.text`, which changes with taps).
+        var text: String?
         var rowID: Int64?
         var timeout: Task<Void, Never>?
         var questions: QuestionPicker?
@@ -37,6 +39,11 @@ actor ApprovalBroker: PermissionDelegate {
     private let onChange: @Sendable (_ waiting: Int) async -> Void
     private let onPlanApproved: @Sendable (PermissionMode) async -> Void
     private var pending: [String: Pending] = [:]
+    /// A question answered (or withdrawn) while its message was on its way to Telegram: its
+    /// final text waits here for the message id, or the id that came first waits for the
+    /// text. Whichever of `ask` and `close` comes second edits the message.
+    private var closedBeforeShown: [String: String] = [:]
+    private var shownAfterClosing: [String: Int64] = [:]
 
     init(
         context: ChatContext, key: ConversationKey, project: @escaping @Sendable () async -> String,
@@ -132,7 +139,8 @@ actor ApprovalBroker: PermissionDelegate {
         guard var entry = pending[requestID], var picker = entry.questions else { return "This question is no longer waiting." }
         if let refusal = await refusal(for: decider) { return refusal }
         if option == -1 {
-            _ = take(requestID)
+            // The copy above may predate the message id (`ask` sets it on the live entry).
+            entry.messageID = take(requestID)?.messageID ?? entry.messageID
             entry.continuation.resume(returning: .allow(updatedInput: entry.request.input))
             await audit(entry.request, decision: "skipped", by: decider.id)
             await close(entry, note: "⏭ Skipped by \(TelegramHTML.escape(decider.name))")
@@ -146,7 +154,7 @@ actor ApprovalBroker: PermissionDelegate {
             await showQuestions(requestID)
             return "Noted"
         }
-        _ = take(requestID)
+        entry.messageID = take(requestID)?.messageID ?? entry.messageID
         entry.continuation.resume(returning: .allow(updatedInput: picker.answeredInput(entry.request.input)))
         await audit(entry.request, decision: "answered", by: decider.id)
         await close(entry, note: "✅ " + TelegramHTML.escape(picker.summary))
@@ -192,13 +200,15 @@ actor ApprovalBroker: PermissionDelegate {
             text = ApprovalText.question(request, project: project)
             rows = await decisionRows(request)
         }
+        pending[request.id]?.text = text
         let rowID = try? await context.permissions.recordAsked(conversation: key, tool: request.toolName, summary: text)
         pending[request.id]?.rowID = rowID
         do {
             let message = try await context.outbox.send(SendMessage(
                 chatID: key.chatID, messageThreadID: key.threadID, text: text, parseMode: .html,
                 replyMarkup: InlineKeyboardMarkup(rows)))
-            if let rowID { try? await context.permissions.setMessage(approval: rowID, messageID: message.messageID) }
+            // Recorded before the next await: a tap can come as soon as Telegram shows the
+            // message, and its answer edits the message by this id.
             if pending[request.id] != nil {
                 pending[request.id]?.messageID = message.messageID
                 let limit = context.settings.approvalTimeout
@@ -207,12 +217,18 @@ actor ApprovalBroker: PermissionDelegate {
                     guard !Task.isCancelled else { return }
                     await self?.timedOut(request.id)
                 }
+            } else if let final = closedBeforeShown.removeValue(forKey: request.id) {
+                // Answered or withdrawn while the question was on its way: say so, without buttons.
+                _ = try? await context.outbox.edit(EditMessageText(
+                    chatID: key.chatID, messageID: message.messageID, text: final, parseMode: .html, replyMarkup: nil))
             } else {
-                // Answered or withdrawn while the question was on its way: take the buttons away.
+                shownAfterClosing[request.id] = message.messageID
                 try? await context.outbox.editReplyMarkup(
                     EditMessageReplyMarkup(chatID: key.chatID, messageID: message.messageID, replyMarkup: nil))
             }
+            if let rowID { try? await context.permissions.setMessage(approval: rowID, messageID: message.messageID) }
         } catch {
+            closedBeforeShown.removeValue(forKey: request.id)
             context.logger.error("could not ask for approval; denied", metadata: ["error": "\(error)"])
             if let entry = take(request.id) {
                 entry.continuation.resume(returning: .deny(message: "The approval request could not be shown to the user."))
@@ -304,9 +320,18 @@ actor ApprovalBroker: PermissionDelegate {
     }
 
     private func close(_ entry: Pending, note: String) async {
-        guard let messageID = entry.messageID else { return }
-        let project = await project()
-        let body = entry.questions?.text ?? ApprovalText.question(entry.request, project: project)
+        guard let messageID = entry.messageID ?? shownAfterClosing.removeValue(forKey: entry.request.id) else {
+            // Still on its way (`ask` awaits Telegram's answer): `ask` shows this when it
+            // arrives. Set before any await, so that `ask` cannot miss it.
+            if let body = entry.questions?.text ?? entry.text { closedBeforeShown[entry.request.id] = body + "\n\n" + note }
+            return
+        }
+        let body: String
+        if let shown = entry.questions?.text ?? entry.text {
+            body = shown
+        } else {
+            body = ApprovalText.question(entry.request, project: await project())
+        }
         _ = try? await context.outbox.edit(EditMessageText(
             chatID: key.chatID, messageID: messageID, text: body + "\n\n" + note, parseMode: .html, replyMarkup: nil))
     }
