@@ -24,9 +24,10 @@ actor ApprovalBroker: PermissionDelegate {
     private struct Pending {
         let request: PermissionRequest
         let continuation: CheckedContinuation<PermissionDecision, Never>
+        /// The question as it is sent; an AskUserQuestion's current text is `questions.text`,
+        /// which changes with taps.
+        let text: String
         var messageID: Int64?
-        /// The question as sent (a picker's text is `questions.text`, which changes with taps).
-        var text: String?
         var rowID: Int64?
         var timeout: Task<Void, Never>?
         var questions: QuestionPicker?
@@ -68,9 +69,10 @@ actor ApprovalBroker: PermissionDelegate {
             await audit(request, decision: "allow-rule:\(rule.id)", by: nil)
             return .allow()
         }
+        let question = ApprovalText.question(request, project: project)
         return await withCheckedContinuation { continuation in
-            pending[request.id] = Pending(request: request, continuation: continuation)
-            Task { await self.ask(request, project: project) }
+            pending[request.id] = Pending(request: request, continuation: continuation, text: question)
+            Task { await self.ask(request, question: question) }
         }
     }
 
@@ -187,7 +189,7 @@ actor ApprovalBroker: PermissionDelegate {
 
     // MARK: Asking
 
-    private func ask(_ request: PermissionRequest, project: String) async {
+    private func ask(_ request: PermissionRequest, question: String) async {
         await onChange(pending.count)
         let text: String
         var rows: [[InlineKeyboardButton]] = []
@@ -197,10 +199,9 @@ actor ApprovalBroker: PermissionDelegate {
             text = picker.text
             rows = await questionRows(request.id, picker)
         } else {
-            text = ApprovalText.question(request, project: project)
+            text = question
             rows = await decisionRows(request)
         }
-        pending[request.id]?.text = text
         let rowID = try? await context.permissions.recordAsked(conversation: key, tool: request.toolName, summary: text)
         pending[request.id]?.rowID = rowID
         do {
@@ -320,19 +321,13 @@ actor ApprovalBroker: PermissionDelegate {
     }
 
     private func close(_ entry: Pending, note: String) async {
+        let final = (entry.questions?.text ?? entry.text) + "\n\n" + note
         guard let messageID = entry.messageID ?? shownAfterClosing.removeValue(forKey: entry.request.id) else {
-            // Still on its way (`ask` awaits Telegram's answer): `ask` shows this when it
-            // arrives. Set before any await, so that `ask` cannot miss it.
-            if let body = entry.questions?.text ?? entry.text { closedBeforeShown[entry.request.id] = body + "\n\n" + note }
+            // Still on its way (`ask` awaits Telegram's answer): `ask` shows this when it arrives.
+            closedBeforeShown[entry.request.id] = final
             return
         }
-        let body: String
-        if let shown = entry.questions?.text ?? entry.text {
-            body = shown
-        } else {
-            body = ApprovalText.question(entry.request, project: await project())
-        }
         _ = try? await context.outbox.edit(EditMessageText(
-            chatID: key.chatID, messageID: messageID, text: body + "\n\n" + note, parseMode: .html, replyMarkup: nil))
+            chatID: key.chatID, messageID: messageID, text: final, parseMode: .html, replyMarkup: nil))
     }
 }
