@@ -9,6 +9,9 @@
 // accept4 is declared only under _GNU_SOURCE, which a module header cannot define
 // without disagreeing with the Glibc module; the prototype is the stable Linux ABI.
 extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+// The same for pipe2: both ends close-on-exec from the start, so a process spawned by
+// another thread meanwhile cannot inherit them.
+extern int pipe2(int pipefd[2], int flags);
 
 #include <sys/prctl.h>
 

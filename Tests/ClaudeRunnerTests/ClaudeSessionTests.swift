@@ -1,6 +1,7 @@
 import ClaudeRunner
 import Foundation
 import Logging
+import Synchronization
 import TestSupport
 import Testing
 
@@ -48,6 +49,25 @@ import Testing
         let environment = String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/environ") ?? Data(), as: UTF8.self)
         #expect(!environment.contains("TELEGRAM_BOT_TOKEN"))
         #expect(environment.contains("CLAUDE_CODE_MAX_RETRIES=1"))
+        await claude.stop()
+    }
+
+    /// The prompt is written by `send` itself: in the pipe when it returns, even while the CLI
+    /// is still being spawned (it reads the message when it starts), so no task's wake-up is
+    /// on the prompt's path.
+    @Test func aMessageIsInThePipeWhenSendReturnsWhetherTheCLIRunsOrIsStartedForIt() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([["text": "First answer."], ["text": "Second answer."]])
+        let claude = session(sandbox)
+        let reports = Mutex<[ClaudeSession.MessageWritten]>([])
+        let first = try await claude.send(.text("one")) { written in reports.withLock { $0.append(written) } }
+        #expect(reports.withLock { $0.map(\.startedProcess) } == [true])
+        #expect(await first.collect().outcome?.result?.result == "First answer.")
+
+        let second = try await claude.send(.text("two")) { written in reports.withLock { $0.append(written) } }
+        #expect(reports.withLock { $0.map(\.startedProcess) } == [true, false])
+        #expect(await second.collect().outcome?.result?.result == "Second answer.")
         await claude.stop()
     }
 

@@ -6,7 +6,9 @@ import SystemPackage
 /// One running `claude` process: stdout as a stream of lines, stdin as lines written in
 /// order, stderr kept (bounded) for error messages, signals on request. Everything that
 /// touches swift-subprocess's `Execution` happens inside its `run` body, so nothing of it
-/// escapes: writes and signals are handed to that body through streams.
+/// escapes: signals are handed to that body through a stream. Stdin is a pipe of our own
+/// (StdinPipe), written by the caller directly, so a message is in the pipe when `write`
+/// returns, even while the process is still being spawned.
 final class CLIProcess: Sendable {
     struct Launch: Sendable {
         var executable: String
@@ -25,13 +27,9 @@ final class CLIProcess: Sendable {
 
     let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    /// A line for stdin, and who wants to know when it is in the pipe.
-    private struct PendingLine: Sendable {
-        let bytes: [UInt8]
-        let written: (@Sendable (ContinuousClock.Instant) -> Void)?
-    }
-    private let input: AsyncStream<PendingLine>.Continuation
-    private let inputStream: AsyncStream<PendingLine>
+    /// Nil when the pipe could not be made: the start then reports why.
+    private let stdin: StdinPipe?
+    private let stdinFailure: StdinPipe.PipeFailed?
     private let signals: AsyncStream<Signal>.Continuation
     private let signalStream: AsyncStream<Signal>
     private let state = Mutex<(pid: pid_t?, exited: Bool)>((nil, false))
@@ -39,7 +37,13 @@ final class CLIProcess: Sendable {
 
     init() {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
-        (inputStream, input) = AsyncStream.makeStream(of: PendingLine.self)
+        do throws(StdinPipe.PipeFailed) {
+            stdin = try StdinPipe()
+            stdinFailure = nil
+        } catch {
+            stdin = nil
+            stdinFailure = error
+        }
         (signalStream, signals) = AsyncStream.makeStream(of: Signal.self)
     }
 
@@ -55,14 +59,15 @@ final class CLIProcess: Sendable {
         }
     }
 
-    /// Queues one line (which must end in "\n") for stdin. `written` is called, on the writer's
-    /// task, with the instant the whole line was in the pipe (not called if it never is).
+    /// Writes one line (which must end in "\n") to stdin, in order with the others. `written`
+    /// is called with the instant the whole line was in the pipe: before this returns when the
+    /// pipe has room, later from the pipe's drain otherwise, never if it never is.
     func write(_ line: [UInt8], written: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
-        input.yield(PendingLine(bytes: line, written: written))
+        stdin?.write(line, written: written)
     }
 
     /// Closes stdin once the queued lines are written: the CLI finishes its work and exits.
-    func closeInput() { input.finish() }
+    func closeInput() { stdin?.closeWhenDrained() }
 
     func send(_ signal: Signal) { signals.yield(signal) }
 
@@ -72,13 +77,16 @@ final class CLIProcess: Sendable {
         platform.createSession = true
         let status: ExitStatus
         do {
+            guard let stdin, let readEnd = stdin.takeReadEnd() else {
+                throw stdinFailure ?? StdinPipe.PipeFailed(errno: EBADF)
+            }
             let result = try await Subprocess.run(
                 .path(FilePath(launch.executable)), arguments: Arguments(launch.arguments),
                 environment: .custom(Dictionary(uniqueKeysWithValues: launch.environment.compactMap { key, value in
                     Environment.Key(rawValue: key).map { ($0, value) }
                 })),
                 workingDirectory: FilePath(launch.workingDirectory), platformOptions: platform,
-                input: .inputWriter, output: .sequence, error: .sequence
+                input: .fileDescriptor(readEnd, closeAfterSpawningProcess: true), output: .sequence, error: .sequence
             ) { execution in
                 self.state.withLock { $0.pid = execution.processIdentifier.value }
                 await self.serve(execution, launch)
@@ -87,7 +95,7 @@ final class CLIProcess: Sendable {
         } catch {
             status = .launchFailed("\(error)")
         }
-        input.finish()
+        stdin?.abandon()
         signals.finish()
         state.withLock { $0.exited = true }
         let stderr = String(decoding: stderrTail.withLock { $0 }, as: UTF8.self)
@@ -95,20 +103,8 @@ final class CLIProcess: Sendable {
         eventSink.finish()
     }
 
-    private func serve(_ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>, _ launch: Launch) async {
+    private func serve(_ execution: Execution<FileDescriptorInput, SequenceOutput, SequenceOutput>, _ launch: Launch) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // A write to a CLI that died fails; the exit is reported by the stdout side.
-                do {
-                    for await line in self.inputStream {
-                        _ = try await execution.standardInputWriter.write(line.bytes)
-                        line.written?(ContinuousClock.now)
-                    }
-                    try await execution.standardInputWriter.finish()
-                } catch {
-                    try? await execution.standardInputWriter.finish()
-                }
-            }
             group.addTask {
                 for await signal in self.signalStream { try? execution.send(signal: signal) }
             }
@@ -136,8 +132,9 @@ final class CLIProcess: Sendable {
                 stderrTail.withLock { $0 += Array("\n[runner] \(error)".utf8) }
                 try? execution.send(signal: .kill)
             }
-            // stdout is closed: the process is exiting. Let the writer and signal tasks end.
-            input.finish()
+            // stdout is closed: the process is exiting. Its stdin closes too (a CLI that waits
+            // for end of input would otherwise never exit), and the signal task ends.
+            stdin?.abandon()
             signals.finish()
             await group.waitForAll()
         }
