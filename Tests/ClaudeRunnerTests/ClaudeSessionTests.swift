@@ -127,6 +127,31 @@ import Testing
         await second.stop()
     }
 
+    /// A host that never learnt its session was written (its process was stopped before the
+    /// init line reached it) starts the CLI with `--session-id`, which the CLI refuses. The
+    /// refusal is recognisable, and the next message resumes the session.
+    @Test func aSessionWrittenByAnEarlierProcessIsResumedOnTheNextMessage() async throws {
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([["text": "Written by the first process."], ["text": "Resumed."]])
+        let options = sandbox.options()
+        let first = session(sandbox, options: options)
+        #expect(try await first.send(.text("one")).collect().outcome?.result?.result == "Written by the first process.")
+        await first.stop()
+
+        let unaware = session(sandbox, options: options)  // resume: false, as after a lost init
+        let refused = try await unaware.send(.text("two")).collect().outcome
+        guard case .failed(let error) = refused else {
+            Issue.record("the CLI took --session-id for a written session: \(String(describing: refused))")
+            return
+        }
+        #expect(error.isSessionInUse, "\(error)")
+        let result = try #require(try await unaware.send(.text("two")).collect().outcome?.result)
+        #expect(result.result == "Resumed.")
+        #expect(result.sessionID == options.sessionID)
+        await unaware.stop()
+    }
+
     @Test func anIdleProcessIsStoppedAndTheNextMessageResumesIt() async throws {
         let sandbox = try await ClaudeSandbox.start()
         defer { sandbox.stop() }

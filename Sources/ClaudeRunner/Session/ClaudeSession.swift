@@ -24,6 +24,8 @@ public actor ClaudeSession {
     var marker = ""
     /// The CLI has written the session's transcript: a restart must resume it.
     private var sessionExists: Bool
+    /// The current process was started with `--resume`.
+    private var processResumes = false
     private var permissionMode: PermissionMode
     private var model: String?
 
@@ -149,6 +151,7 @@ public actor ClaudeSession {
             workingDirectory: options.workingDirectory,
             maxLineLength: configuration.maxLineLength, stderrLimit: configuration.stderrLimit), after: retiring)
         self.process = process
+        processResumes = sessionExists
         // Optional for the CLI, but it makes an unusable binary fail at once rather than on the first prompt.
         process.write(HostMessage.line(HostMessage.controlRequest(id: nextControlID(), subtype: "initialize", ["hooks": nil])))
         Task { [weak self] in
@@ -281,6 +284,9 @@ public actor ClaudeSession {
 
     private func processExited(_ status: ExitStatus, stderr: String) {
         logger.info("claude exited", metadata: ["session": "\(options.sessionID)", "status": "\(status)"])
+        // A transcript we never heard of: an earlier process wrote it and was stopped before
+        // its init reached us (a /cancel at once). The next process resumes it.
+        if !processResumes && stderr.contains(ClaudeError.sessionInUseMarker) { sessionExists = true }
         let exited = process
         process = nil
         for (_, task) in pendingPermissions { task.cancel() }

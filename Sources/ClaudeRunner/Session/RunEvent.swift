@@ -36,6 +36,16 @@ public enum ClaudeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A control request (interrupt, set_model, ...) failed or got no answer.
     case control(String)
 
+    /// What the CLI says when `--session-id` names a session whose transcript exists.
+    static let sessionInUseMarker = "is already in use"
+
+    /// The CLI refused to start the session afresh because an earlier process (stopped before
+    /// its init reached us) had already written its transcript. The session has noted it:
+    /// sending again resumes it.
+    public var isSessionInUse: Bool {
+        if case .processExited(_, let stderr) = self { stderr.contains(Self.sessionInUseMarker) } else { false }
+    }
+
     public var description: String {
         switch self {
         case .runInProgress: return "Claude is still working on the previous message"
