@@ -2,10 +2,15 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// The one owner of writes. Every write runs on a dedicated serial queue (SQLite blocks,
-/// and Swift's cooperative pool has only a thread per core to lose) and is committed by
+/// The one owner of writes. Writes run on a dedicated serial queue (SQLite blocks,
+/// and Swift's cooperative pool has only a thread per core to lose) and are committed by
 /// group commit: whatever queued up while the previous transaction was committing runs
 /// as one transaction, each job in its own savepoint.
+///
+/// One exception, for the few small writes a prompt waits for (`inlineWhenIdle`): when the
+/// writer is idle, such a write commits on the caller's own thread instead of waking the
+/// queue's, which under load costs milliseconds. Whoever holds the writer (the
+/// `drainScheduled` claim) is the only one touching the connection, on whatever thread.
 ///
 /// Every transaction commits with `synchronous = NORMAL`, into the WAL: durable against a
 /// crash of the process as soon as COMMIT returns. A `.synced` write is then handed to
@@ -58,7 +63,8 @@ final class DatabaseWriter: Sendable {
     }
 
     private let queue: DispatchQueue
-    // Touched only on `queue`; that confinement is what makes sharing `self` safe.
+    // Touched only by the holder of the `drainScheduled` claim (on `queue`, or inline on a
+    // caller's thread); that exclusion is what makes sharing `self` safe.
     private nonisolated(unsafe) let connection: SQLiteConnection
     private let state = Mutex(State())
     private let maxBatchSize: Int
@@ -91,24 +97,48 @@ final class DatabaseWriter: Sendable {
     /// a `.synced` write is flushed: for work that may start once the write is safe from a
     /// crash of the process. It runs on the writer's queue and must return at once. If the
     /// flush then fails, `write` throws although `committed` was called.
+    ///
+    /// `inlineWhenIdle`: if no write is queued or running, this one runs on the caller's
+    /// thread before `write` suspends (a small write only: it holds that thread meanwhile).
     func write<T: Sendable>(
-        _ durability: Durability = .synced, committed: (@Sendable (T) -> Void)? = nil,
+        _ durability: Durability = .synced, inlineWhenIdle: Bool = false, committed: (@Sendable (T) -> Void)? = nil,
         _ work: @escaping @Sendable (SQLiteConnection) throws -> T
     ) async throws -> T {
         // After a failed flush nothing more can be made durable: refuse before committing.
         if durability == .synced, let failure = syncer.failure { throw failure }
         return try await withCheckedThrowingContinuation { continuation in
-            let job = Job(
-                isProbe: false, durability: durability,
-                perform: { connection in
-                    let value = try work(connection)
-                    var announce: (@Sendable () -> Void)?
-                    if let committed { announce = { committed(value) } }
-                    return Delivery(committed: announce, deliver: { continuation.resume(returning: value) })
-                },
-                fail: { continuation.resume(throwing: $0) })
-            submit(job, orFail: continuation)
+            enqueue(durability, inlineWhenIdle: inlineWhenIdle, committed: committed, work) { continuation.resume(with: $0) }
         }
+    }
+
+    /// The same write, queued before this returns and awaited later (`value`): for a caller
+    /// with something to do while it commits, that must not wait for the writer to wake up.
+    func submit<T: Sendable>(
+        _ durability: Durability = .synced, _ work: @escaping @Sendable (SQLiteConnection) throws -> T
+    ) -> PendingWrite<T> {
+        let pending = PendingWrite<T>()
+        if durability == .synced, let failure = syncer.failure {
+            pending.complete(.failure(failure))
+        } else {
+            enqueue(durability, inlineWhenIdle: false, committed: nil, work) { pending.complete($0) }
+        }
+        return pending
+    }
+
+    private func enqueue<T: Sendable>(
+        _ durability: Durability, inlineWhenIdle: Bool, committed: (@Sendable (T) -> Void)?,
+        _ work: @escaping @Sendable (SQLiteConnection) throws -> T,
+        completion: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) {
+        submit(Job(
+            isProbe: false, durability: durability,
+            perform: { connection in
+                let value = try work(connection)
+                var announce: (@Sendable () -> Void)?
+                if let committed { announce = { committed(value) } }
+                return Delivery(committed: announce, deliver: { completion(.success(value)) })
+            },
+            fail: { completion(.failure($0)) }), inline: inlineWhenIdle)
     }
 
     /// Throws unless the write lock can be taken within the busy timeout (BEGIN IMMEDIATE,
@@ -117,11 +147,10 @@ final class DatabaseWriter: Sendable {
     func checkWritable() async throws {
         if let failure = syncer.failure { throw failure }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let job = Job(
+            submit(Job(
                 isProbe: true, durability: .crashSafe,
                 perform: { _ in Delivery(deliver: { continuation.resume() }) },
-                fail: { continuation.resume(throwing: $0) })
-            submit(job, orFail: continuation)
+                fail: { continuation.resume(throwing: $0) }))
         }
     }
 
@@ -129,6 +158,15 @@ final class DatabaseWriter: Sendable {
     /// connection. Later writes throw `DatabaseError.closed`.
     func close() async {
         state.withLock { $0.closed = true }
+        // The writer is taken from whoever holds it (the queue, or a caller's thread) once they
+        // are done; nobody can claim it after that, since new writes are refused.
+        while !state.withLock({ state in
+            guard !state.drainScheduled else { return false }
+            state.drainScheduled = true
+            return true
+        }) {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 self.drain()
@@ -144,17 +182,46 @@ final class DatabaseWriter: Sendable {
         }
     }
 
-    private func submit<T>(_ job: Job, orFail continuation: CheckedContinuation<T, any Error>) {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
+    private func submit(_ job: Job, inline: Bool = false) {
+        enum Placement { case refused, queued, runHere }
+        let placement = state.withLock { state -> Placement in
+            guard !state.closed else { return .refused }
             state.queued.append(job)
-            if !state.drainScheduled {
-                state.drainScheduled = true
+            guard !state.drainScheduled else { return .queued }
+            state.drainScheduled = true
+            if inline { return .runHere }
+            queue.async { self.drain() }
+            return .queued
+        }
+        switch placement {
+        case .refused: job.fail(DatabaseError.closed)
+        case .queued: break
+        case .runHere: drainOnce()
+        }
+    }
+
+    /// On the caller's thread, holding the claim: the batch queued now (the caller's job, and
+    /// any that slipped in), then the claim goes to the queue if more came meanwhile. One
+    /// batch only, so a caller is never kept writing for others.
+    private func drainOnce() {
+        var remaining = takeBatch()[...]
+        while !remaining.isEmpty { remaining = runTransaction(remaining) }
+        state.withLock { state in
+            if state.queued.isEmpty {
+                state.drainScheduled = false
+            } else {
                 queue.async { self.drain() }
             }
-            return true
         }
-        if !accepted { continuation.resume(throwing: DatabaseError.closed) }
+    }
+
+    private func takeBatch() -> [Job] {
+        state.withLock { state in
+            let count = min(maxBatchSize, state.queued.count)
+            let batch = Array(state.queued.prefix(count))
+            state.queued.removeFirst(count)
+            return batch
+        }
     }
 
     // MARK: On `queue`

@@ -17,7 +17,8 @@ struct InboxStore: Sendable {
     /// not delivered before a crash or shutdown then starts its next life at attempt 2,
     /// which the handlers treat like any redelivery: they look for the run it may have begun.
     func store(_ entry: InboxEntry, committed: (@Sendable (_ isNew: Bool) -> Void)? = nil) async throws -> Bool {
-        try await database.writer.write(.synced, committed: committed) { connection in
+        // Inline: the update's handling (and a prompt's way to Claude) starts at this commit.
+        try await database.writer.write(.synced, inlineWhenIdle: true, committed: committed) { connection in
             try connection.run(
                 """
                 INSERT OR IGNORE INTO inbox (update_id, kind, chat_id, thread_id, payload, received_at, attempts)

@@ -125,6 +125,72 @@ import Testing
         }
     }
 
+    /// A prompt's inbox row commits on the webhook's own thread when the writer is idle (no
+    /// thread to wake), and waits its turn on the queue like any write when it is not. Where
+    /// the work ran shows in a task-local value: the writer's queue runs outside any task.
+    @Test func anInlineWriteRunsInTheCallersTaskOnlyWhenTheWriterIsIdle() async throws {
+        try await withStorageTestDirectory { directory in
+            let database = try Database.open(directory: directory, logger: storageTestLogger)
+            try await database.writer.write { try $0.execute("CREATE TABLE t (v INTEGER)") }
+            let writer = database.writer
+            let inline = try await WriteCaller.$name.withValue("webhook") {
+                try await writer.write(.crashSafe, inlineWhenIdle: true) { connection in
+                    try connection.run("INSERT INTO t (v) VALUES (1)")
+                    return WriteCaller.name
+                }
+            }
+            #expect(inline == "webhook", "committed in the caller's task")
+            let queued = try await WriteCaller.$name.withValue("webhook") {
+                try await writer.write(.crashSafe) { _ in WriteCaller.name }
+            }
+            #expect(queued == "none", "a write not marked inline goes to the queue")
+
+            let gate = WriterGate()
+            let holder = try await gate.hold(writer)
+            let behind = Task {
+                try await WriteCaller.$name.withValue("webhook") {
+                    try await writer.write(.crashSafe, inlineWhenIdle: true) { _ in WriteCaller.name }
+                }
+            }
+            try await waitForStorage { writer.queuedJobs == 1 }
+            gate.open()
+            #expect(try await behind.value == "none", "queued behind the busy writer")
+            try await holder.value
+            #expect(try await database.scalar("SELECT count(*) FROM t") == 1)
+            await database.close()
+        }
+    }
+
+    /// `submit` queues the write before it returns (its caller goes on meanwhile) and hands
+    /// over the value, or the error, whenever it is awaited.
+    @Test func aSubmittedWriteIsQueuedAtOnceAndAwaitedLater() async throws {
+        try await withStorageTestDirectory { directory in
+            let database = try Database.open(directory: directory, logger: storageTestLogger)
+            try await database.writer.write { try $0.execute("CREATE TABLE t (v INTEGER)") }
+            let gate = WriterGate()
+            let holder = try await gate.hold(database.writer)
+            let inserted = database.writer.submit(.crashSafe) { connection -> Int64 in
+                try connection.run("INSERT INTO t (v) VALUES (7)")
+                return connection.lastInsertRowID
+            }
+            let refused = database.writer.submit(.crashSafe) { connection in
+                try connection.run("INSERT INTO missing_table (v) VALUES (1)")
+            }
+            #expect(database.writer.queuedJobs == 2, "queued before submit returned")
+            gate.open()
+            try await holder.value
+            #expect(try await inserted.value == 1)
+            await #expect(throws: SQLiteError.self) { try await refused.value }
+            // Awaited long after it committed: the value waits.
+            let late = database.writer.submit(.crashSafe) { _ in 42 }
+            try await waitForStorage { database.writer.queuedJobs == 0 }
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await late.value == 42)
+            await database.close()
+            await #expect(throws: DatabaseError.closed) { try await database.writer.submit(.crashSafe) { _ in 1 }.value }
+        }
+    }
+
     @Test func checkWritableFailsWhileAnotherConnectionHoldsTheWriteLock() async throws {
         try await withStorageTestDirectory { directory in
             let database = try Database.open(directory: directory, busyTimeoutMilliseconds: 100, logger: storageTestLogger)
@@ -144,4 +210,8 @@ import Testing
             await database.close()
         }
     }
+}
+
+private enum WriteCaller {
+    @TaskLocal static var name = "none"
 }
