@@ -1,3 +1,4 @@
+import Synchronization
 import ClaudeRunner
 
 /// What a conversation remembers between prompts and restarts.
@@ -23,6 +24,9 @@ struct QueuedPrompt: Sendable, Equatable {
 /// Table `conversations` and `queued_prompts`.
 struct ConversationStore: Sendable {
     let database: Database
+    /// Conversations known to have nothing queued, so that the end of every run (which looks
+    /// for a queued prompt) costs no write when there is none, as is usual.
+    private let knownEmpty = KnownEmptyQueues()
 
     func settings(of key: ConversationKey) async throws -> ConversationSettings? {
         try await database.reader.read { connection in
@@ -66,7 +70,8 @@ struct ConversationStore: Sendable {
     /// Adds `text` to the conversation's queued prompt (a new paragraph), or queues it.
     /// Returns the prompt as it now stands.
     func enqueue(_ text: String, messageID: Int64, userID: Int64, of key: ConversationKey) async throws -> QueuedPrompt {
-        try await database.writer.write { connection in
+        knownEmpty.queueing(key)
+        return try await database.writer.write { connection in
             let now = UnixTime.nowMillis()
             try connection.run(
                 """
@@ -87,11 +92,14 @@ struct ConversationStore: Sendable {
 
     /// Removes and returns the queued prompt.
     func takeQueued(of key: ConversationKey) async throws -> QueuedPrompt? {
-        try await database.writer.write { connection in
+        guard let generation = knownEmpty.lookingUp(key) else { return nil }
+        let prompt = try await database.writer.write { connection in
             let prompt = try Self.queued(of: key, in: connection)
             try connection.run("DELETE FROM queued_prompts WHERE chat_id = ? AND thread_id = ?", key.chatID, key.threadKey)
             return prompt
         }
+        knownEmpty.taken(key, since: generation)
+        return prompt
     }
 
     /// Conversations with a prompt still queued (after a restart they start it).
@@ -120,5 +128,36 @@ extension ConversationKey {
 
     init(chatID: Int64, threadKey: Int64) {
         self.init(chatID: chatID, threadID: threadKey == 0 ? nil : threadKey)
+    }
+}
+
+/// Which conversations have an empty queue for certain. Nothing is known at start (a queue
+/// may have survived a restart); a take that finds nothing makes it known, unless a prompt
+/// was queued since the take began (its write may have committed after the take's).
+private final class KnownEmptyQueues: Sendable {
+    private struct State {
+        var empty: Set<ConversationKey> = []
+        var queueings: [ConversationKey: Int] = [:]
+    }
+    private let state = Mutex(State())
+
+    /// Before a prompt is queued.
+    func queueing(_ key: ConversationKey) {
+        state.withLock { state in
+            state.empty.remove(key)
+            state.queueings[key, default: 0] += 1
+        }
+    }
+
+    /// nil: the queue is known to be empty. Otherwise a mark for `taken`.
+    func lookingUp(_ key: ConversationKey) -> Int? {
+        state.withLock { state in state.empty.contains(key) ? nil : state.queueings[key, default: 0] }
+    }
+
+    /// After a take: its queue is empty now, unless something was queued meanwhile.
+    func taken(_ key: ConversationKey, since mark: Int) {
+        state.withLock { state in
+            if state.queueings[key, default: 0] == mark { state.empty.insert(key) }
+        }
     }
 }
