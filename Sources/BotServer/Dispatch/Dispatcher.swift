@@ -36,6 +36,10 @@ extension ConversationHandler {
 final class Dispatcher: Sendable {
     private struct Lane {
         var queue: [InboxRecord] = []
+        /// A worker is handling this lane's updates; `id` tells this lane from a later one of
+        /// the same conversation, once this one has ended.
+        var running = false
+        var id = 0
         var task: Task<Void, Never>?
         /// Some pending updates of this conversation are in the database only.
         var overflowed = false
@@ -51,6 +55,12 @@ final class Dispatcher: Sendable {
         var known: Set<Int64> = []
         var queuedTotal = 0
         var draining = false
+        var nextLaneID = 0
+    }
+
+    private struct LaneStart {
+        let key: ConversationKey?
+        let id: Int
     }
 
     private let store: InboxStore
@@ -82,12 +92,13 @@ final class Dispatcher: Sendable {
         if !conversations.isEmpty {
             logger.info("resuming stored updates", metadata: ["conversations": "\(conversations.count)"])
         }
-        state.withLock { state in
-            for key in conversations {
+        let starts = state.withLock { state in
+            conversations.compactMap { key -> LaneStart? in
                 state.lanes[key, default: Lane()].overflowed = true
-                startLaneIfIdle(key, &state)
+                return claimIfIdle(key, &state)
             }
         }
+        for lane in starts { start(lane) }
     }
 
     /// An update about to be stored: the user's acknowledgement need not wait for the disk.
@@ -101,8 +112,8 @@ final class Dispatcher: Sendable {
     /// Hands a stored (committed) update to its conversation. Returns at once.
     func submit(_ record: InboxRecord) {
         arriving(record)
-        state.withLock { state in
-            guard !state.draining, !state.known.contains(record.updateID) else { return }
+        let start = state.withLock { state -> LaneStart? in
+            guard !state.draining, !state.known.contains(record.updateID) else { return nil }
             let key = record.conversation
             var lane = state.lanes[key, default: Lane()]
             // Concurrent webhook requests can arrive out of order: keep the queue sorted by update_id.
@@ -126,13 +137,30 @@ final class Dispatcher: Sendable {
                 if lane.reloading { lane.droppedWhileReloading = true }
             }
             state.lanes[key] = lane
-            startLaneIfIdle(key, &state)
+            return claimIfIdle(key, &state)
         }
+        if let start { self.start(start) }
     }
 
-    private func startLaneIfIdle(_ key: ConversationKey?, _ state: inout State) {
-        if state.lanes[key]?.task == nil {
-            state.lanes[key]?.task = Task { await self.runLane(key) }
+    /// Marks an idle lane running; the caller starts it once the lock is released.
+    private func claimIfIdle(_ key: ConversationKey?, _ state: inout State) -> LaneStart? {
+        guard var lane = state.lanes[key], !lane.running else { return nil }
+        state.nextLaneID += 1
+        lane.running = true
+        lane.id = state.nextLaneID
+        state.lanes[key] = lane
+        return LaneStart(key: key, id: lane.id)
+    }
+
+    /// The lane runs at once, on the caller's thread, until it first waits: on the webhook,
+    /// that is the thread that committed the update, and a prompt is handled up to its write
+    /// into Claude's stdin (a fraction of a millisecond) without waiting for another thread
+    /// to wake up. Everything after its first wait runs on the cooperative pool as usual.
+    private func start(_ lane: LaneStart) {
+        let task = Task.immediate { await self.runLane(lane.key) }
+        state.withLock { state in
+            // Unless it has already finished (and perhaps been followed by another lane).
+            if state.lanes[lane.key]?.id == lane.id { state.lanes[lane.key]?.task = task }
         }
     }
 
