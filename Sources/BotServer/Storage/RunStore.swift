@@ -42,13 +42,23 @@ struct RunCompletion: Sendable {
 struct RunStore: Sendable {
     let database: Database
 
-    /// Records a run as running, and its session (created on its first prompt). Crash-safe:
-    /// the prompt waits for this row, and a power cut that loses it loses the later marking
-    /// of its update as handled too (the WAL keeps order), so the update is run again.
+    /// Records a run as running, and its session (created on its first prompt).
     func begin(
         conversation key: ConversationKey, sessionID: String, project: String, prompt: String, updateID: Int64?, userID: Int64
     ) async throws -> Int64 {
-        try await database.writer.write(.crashSafe) { connection in
+        try await beginning(
+            conversation: key, sessionID: sessionID, project: project, prompt: prompt, updateID: updateID, userID: userID
+        ).value
+    }
+
+    /// `begin`, queued now and awaited later: the prompt goes to Claude while the row commits.
+    /// Crash-safe: a crash (or a power cut) that loses the row loses the later marking of its
+    /// update as handled too (the WAL keeps order), so the update is delivered again, finds
+    /// no run, and is run again.
+    func beginning(
+        conversation key: ConversationKey, sessionID: String, project: String, prompt: String, updateID: Int64?, userID: Int64
+    ) -> PendingWrite<Int64> {
+        database.writer.submit(.crashSafe) { connection in
             let now = UnixTime.nowMillis()
             try connection.run(
                 """

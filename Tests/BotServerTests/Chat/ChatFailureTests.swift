@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import TestSupport
 
+@testable import BotServer
+
 /// The bad paths a user meets: Claude not logged in, no CLI, answers too long or refused by
 /// Telegram's parser, a session the CLI lost, groups, and more runs than slots.
 @Suite(.serialized) struct ChatFailureTests {
@@ -31,6 +33,36 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    /// The prompt goes to Claude while its run row commits. When the database refuses the
+    /// row, the prompt is withdrawn (Claude stopped, no answer), the user is told, and the
+    /// slot is free again: with one slot, the next prompt runs.
+    @Test func aRunTheDatabaseRefusesToRecordIsWithdrawnAndTheUserTold() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "This answer must never be shown."], ["text": "Recorded and answered."]])
+        let database = harness.dataDirectory + "/bot.sqlite"
+        let (status, log) = try await harness.run(["MAX_CONCURRENT_RUNS": "1"]) { _ in
+            let connection = try SQLiteConnection(path: database, mode: .readWrite)
+            defer { connection.close() }
+            try connection.execute(
+                "CREATE TRIGGER refuse_runs BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'no room left on the disk'); END")
+            try await harness.send("Hello?")
+            let report = try #require(try await harness.waitForMessage(containing: "could not record the run"))
+            #expect((report["text"] as? String)?.contains("no room left on the disk") == true)
+            #expect(try await harness.waitForMessage(containing: "must never be shown", within: .seconds(3)) == nil)
+
+            try connection.execute("DROP TRIGGER refuse_runs")
+            try await harness.send("And now?")
+            // (Claude may have written the withdrawn prompt's session already: it is resumed.)
+            #expect(try await harness.waitForMessage(containing: "answered.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let connection = try SQLiteConnection(path: database, mode: .readOnly)
+        defer { connection.close() }
+        let prompts = try connection.prepare("SELECT prompt FROM runs ORDER BY id").query { $0.string(0) ?? "" }
+        #expect(prompts == ["And now?"])
     }
 
     @Test func aMissingCLIIsReportedWithTheSettingToFix() async throws {

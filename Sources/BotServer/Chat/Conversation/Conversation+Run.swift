@@ -3,8 +3,9 @@ import Logging
 
 /// A run, from the prompt taken to the answer sent.
 extension Conversation {
-    /// Records the run (so a crash from here on is reported as an interrupted run) and
-    /// starts it as a task of its own.
+    /// Records the run (so a crash from here on is reported as an interrupted run), sends the
+    /// prompt to Claude meanwhile when a slot is free, and goes on with the run as a task of
+    /// its own.
     func startRun(prompt: String, updateID: Int64?, requester: Int64, images: [JSONValue] = [], notice: String? = nil) async throws {
         await waitForConcludingRun()
         // Claimed before the next await: the actor takes other calls while this one waits,
@@ -15,17 +16,67 @@ extension Conversation {
             return
         }
         active = ActiveRun(id: 0, prompt: prompt, startedAt: .now, requesterID: requester)
+        // Neither waits for the other: the row is queued for the writer, and the prompt is in
+        // Claude's stdin before the writer has woken up. A crash before the row commits leaves
+        // the update unhandled, so it is delivered again and, finding no run, run again.
+        let recording = context.runs.beginning(
+            conversation: key, sessionID: settings.sessionID, project: settings.project, prompt: prompt, updateID: updateID,
+            userID: requester)
+        let early = await sendIfSlotFree(prompt: prompt, updateID: updateID, images: images)
         let runID: Int64
         do {
-            runID = try await context.runs.begin(
-                conversation: key, sessionID: settings.sessionID, project: settings.project, prompt: prompt, updateID: updateID,
-                userID: requester)
+            runID = try await recording.value
         } catch {
+            if let early { await abandonUnrecorded(early, error) }
             active = nil
+            await reply(
+                "⚠️ Nothing was run: the bot could not record the run in its database (\(TelegramHTML.escape("\(error)"))). "
+                    + "Send it again; if this keeps happening, the bot's disk needs a look.")
             throw error
         }
         active?.id = runID
-        active?.task = Task { await self.execute(runID: runID, updateID: updateID, prompt: prompt, images: images, notice: notice) }
+        active?.task = Task {
+            await self.execute(runID: runID, updateID: updateID, prompt: prompt, images: images, notice: notice, early: early)
+        }
+    }
+
+    /// A prompt that went to Claude before its run was recorded.
+    struct EarlyStart: Sendable {
+        let session: ClaudeSession
+        let sent: Result<AsyncStream<RunEvent>, ClaudeError>
+    }
+
+    /// Sends the prompt now if one of the MAX_CONCURRENT_RUNS slots is free (it is then held
+    /// by the run); nil if the run has to wait its turn, which `execute` does.
+    private func sendIfSlotFree(prompt: String, updateID: Int64?, images: [JSONValue]) async -> EarlyStart? {
+        guard await context.slots.tryAcquire() else { return nil }
+        let session = await currentSession()
+        return EarlyStart(session: session, sent: await send(prompt, images: images, updateID: updateID, to: session))
+    }
+
+    private func send(
+        _ prompt: String, images: [JSONValue], updateID: Int64?, to session: ClaudeSession
+    ) async -> Result<AsyncStream<RunEvent>, ClaudeError> {
+        // Photos go as image blocks after the text.
+        let content: UserContent = images.isEmpty ? .text(prompt) : .blocks([UserContent.textBlock(prompt)] + images)
+        let latency = context.metrics.latency
+        do throws(ClaudeError) {
+            return .success(try await session.send(content) { written in
+                if let updateID { latency.promptWritten(for: updateID, at: written.at, startedProcess: written.startedProcess) }
+            })
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The run could not be recorded (the database refused it): a run nobody could report
+    /// after a crash, or mark as finished, must not go on. Claude is stopped and the slot freed;
+    /// the caller's error then sets the update aside like any failed update.
+    private func abandonUnrecorded(_ early: EarlyStart, _ error: any Error) async {
+        logger.error("the run could not be recorded; its prompt is withdrawn from Claude", metadata: ["error": "\(error)"])
+        await early.session.stop()
+        if case .success(let stream) = early.sent { for await _ in stream {} }
+        await context.slots.release()
     }
 
     /// A run that only delivers its answer is over for the user, who may well be replying to
@@ -35,10 +86,15 @@ extension Conversation {
         if let finishing = active, finishing.concluding, let task = finishing.task { await task.value }
     }
 
-    private func execute(runID: Int64, updateID: Int64?, prompt: String, images: [JSONValue], notice: String?) async {
+    private func execute(
+        runID: Int64, updateID: Int64?, prompt: String, images: [JSONValue], notice: String?, early: EarlyStart?
+    ) async {
         var runLogger = logger
         runLogger[metadataKey: "run"] = "\(runID)"
-        guard active?.cancelRequested != true, await takeSlot() else {
+        // A prompt sent early holds its slot already (and a /cancel meanwhile stopped its session).
+        var started = early != nil
+        if !started && active?.cancelRequested != true { started = await takeSlot() }
+        guard started else {
             await finish(runID: runID, sessionID: settings.sessionID, completion: RunCompletion(
                 outcome: .cancelled, costUSD: 0, inputTokens: 0, outputTokens: 0, turns: 0, error: "cancelled while waiting"))
             await reply("⏹ Cancelled before it started.")
@@ -62,18 +118,18 @@ extension Conversation {
         var freshNote: String?
         var sessionID = settings.sessionID
         for attempt in 0..<2 {
-            let session = await currentSession()
+            let session: ClaudeSession
+            let sent: Result<AsyncStream<RunEvent>, ClaudeError>
+            if attempt == 0, let early {
+                (session, sent) = (early.session, early.sent)
+            } else {
+                session = await currentSession()
+                sent = await send(prompt, images: images, updateID: updateID, to: session)
+            }
             sessionID = session.options.sessionID
             active?.lastEventAt = clock.now
-            do {
-                // Photos go as image blocks after the text.
-                let content: UserContent = images.isEmpty ? .text(prompt) : .blocks([UserContent.textBlock(prompt)] + images)
-                let latency = context.metrics.latency
-                let stream = try await session.send(content) { written in
-                    if let updateID {
-                        latency.promptWritten(for: updateID, at: written.at, startedProcess: written.startedProcess)
-                    }
-                }
+            switch sent {
+            case .success(let stream):
                 for await event in stream {
                     if case .finished(let finished) = event {
                         outcome = finished
@@ -81,7 +137,7 @@ extension Conversation {
                     }
                     await apply(event, startedAt: startedAt)
                 }
-            } catch {
+            case .failure(let error):
                 outcome = .failed(error)
             }
             // A session the CLI no longer has: start afresh once, and say so.
@@ -89,6 +145,14 @@ extension Conversation {
                 runLogger.notice("session not found; starting a fresh one")
                 await startFreshSession()
                 freshNote = "The earlier session could not be resumed, so this answer starts a fresh one."
+                active?.progress = RunProgress(project: settings.project)
+                continue
+            }
+            // A session a stopped process had started after all: the same session again, resumed.
+            if attempt == 0, case .failed(let error) = outcome, error.isSessionInUse, active?.cancelRequested == false {
+                runLogger.notice("session already written by an earlier process; resuming it")
+                settings.sessionStarted = true
+                await saveSettings()
                 active?.progress = RunProgress(project: settings.project)
                 continue
             }
