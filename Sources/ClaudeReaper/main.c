@@ -4,7 +4,12 @@
 //   claude-reaper [--nice N] COMMAND [ARGS...]
 //
 // --nice N runs the command N steps nicer than this process (its tools inherit it), so that
-// Claude's builds and tests never starve the bot that started it of CPU.
+// Claude's builds and tests never starve the bot that started it of CPU. Where the kernel
+// groups processes by session for scheduling (autogroups: a process outside a cpu cgroup of
+// its own, as on bare metal; not in Docker), nice alone only ranks processes of one session,
+// and ours (swift-subprocess starts us in a new one) would get as much CPU as the bot's whole
+// session: the session's autogroup is made as nice too. A tool that starts a session of its
+// own gets a fresh autogroup at nice 0; the kernel offers no way to pass it on.
 //
 // Bash tool commands run in sessions of their own, so neither a process group kill nor the
 // CLI's death reaches them. This process is a child subreaper (PR_SET_CHILD_SUBREAPER): every
@@ -18,20 +23,44 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t forward_signal = 0;
 static volatile sig_atomic_t kill_everything = 0;
+static volatile sig_atomic_t retry_autogroup = 0;
 
 static void on_signal(int sig) {
-    if (sig == SIGUSR1) kill_everything = 1; else forward_signal = sig;
+    if (sig == SIGUSR1) kill_everything = 1;
+    else if (sig == SIGALRM) retry_autogroup = 1;
+    else forward_signal = sig;
+}
+
+// Sets our session's autogroup niceness. 1: done, or nothing to do (no autogroups, or not
+// allowed); 0: try again later (the kernel takes one such change per 100 ms, machine-wide,
+// and many CLIs may start at once).
+static int nice_autogroup(int niceness) {
+    int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    char text[16];
+    int length = snprintf(text, sizeof text, "%d", niceness);
+    int written = (int)write(fd, text, (size_t)length);
+    int error = errno;
+    close(fd);
+    return written == length || error != EAGAIN;
+}
+
+static void retry_autogroup_soon(void) {
+    struct itimerval soon = {.it_interval = {0, 0}, .it_value = {0, 100 * 1000}};
+    setitimer(ITIMER_REAL, &soon, NULL);
 }
 
 // SIGKILLs every process whose parent is us (orphans reparented here, and the command),
@@ -94,6 +123,10 @@ int main(int argc, char **argv) {
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGHUP, &action, NULL);
     sigaction(SIGUSR1, &action, NULL);
+    sigaction(SIGALRM, &action, NULL);
+    // Before the fork, so the CLI usually starts in the nicer group; else retried below.
+    int autogroup_tries = niceness > 0 ? 50 : 0;
+    if (autogroup_tries > 0 && nice_autogroup(niceness)) autogroup_tries = 0;
 
     pid_t command = fork();
     if (command < 0) {
@@ -105,6 +138,7 @@ int main(int argc, char **argv) {
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
+        signal(SIGALRM, SIG_DFL);
         errno = 0;
         if (niceness > 0 && nice(niceness) == -1 && errno != 0) {
             fprintf(stderr, "claude-reaper: nice(%d): %s\n", niceness, strerror(errno));
@@ -116,7 +150,14 @@ int main(int argc, char **argv) {
 
     pid_t self = getpid();
     int command_status = 0, command_done = 0;
+    if (autogroup_tries > 0) retry_autogroup_soon();
     for (;;) {
+        if (retry_autogroup) {
+            retry_autogroup = 0;
+            // Interrupts waitpid (no SA_RESTART) every 100 ms until done, for at most 5 s.
+            if (nice_autogroup(niceness) || --autogroup_tries <= 0) autogroup_tries = 0;
+            else retry_autogroup_soon();
+        }
         if (kill_everything) {
             kill_everything = 0;
             kill_children(self);

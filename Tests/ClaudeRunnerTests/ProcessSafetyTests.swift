@@ -62,7 +62,17 @@ import Testing
             #expect(Self.niceness(of: tool) == ours.map { $0 + 7 }, "tool \(tool)")
         }
         // The reaper itself stays at the host's niceness: it only waits and reaps.
-        if let reaper = await claude.processID { #expect(Self.niceness(of: reaper) == ours) }
+        if let reaper = await claude.processID {
+            #expect(Self.niceness(of: reaper) == ours)
+            // Under autogroups (this kernel has them when the file exists) the CLI's session is
+            // made as nice, or nice() would not rank it below the bot's session at all.
+            let autogroup = "/proc/\(reaper)/autogroup"
+            if FileManager.default.fileExists(atPath: autogroup) {
+                #expect(await eventually(within: .seconds(5)) {
+                    (try? String(contentsOfFile: autogroup, encoding: .utf8))?.hasSuffix(" nice 7\n") == true
+                }, "\((try? String(contentsOfFile: autogroup, encoding: .utf8)) ?? "gone")")
+            }
+        }
         try await claude.interrupt()
         _ = await events.collect()
         await claude.stop()
