@@ -9,6 +9,8 @@
 #   CHATS=10 PROMPTS=5 bench/chat-latency/run.sh    # a smaller run (default 50 chats × 20 prompts)
 #   STAGGER_MS=0 bench/chat-latency/run.sh          # every chat's first prompt at once (default 20 ms apart)
 #   KEEP=1 bench/chat-latency/run.sh                # keep the temporary folder (logs, database)
+#   FAKE_NICE=0 bench/chat-latency/run.sh           # the fake Bot API at the bot's priority (default 10:
+#                                                   # it stands in for Telegram, not on the bot's machine)
 #
 # Prints a table and writes it as JSON to bench/results/chat-latency-<timestamp>.json.
 # Exits 0 when targets are missed (it reports, it does not gate); non-zero when
@@ -23,8 +25,10 @@ PROMPTS="${PROMPTS:-20}"
 STAGGER_MS="${STAGGER_MS:-20}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
+FAKE_NICE="${FAKE_NICE:-10}"
 [[ "$CHATS" =~ ^[1-9][0-9]*$ ]] || { echo "CHATS must be a whole number, not '$CHATS'" >&2; exit 2; }
 [[ "$PROMPTS" =~ ^[1-9][0-9]*$ ]] || { echo "PROMPTS must be a whole number, not '$PROMPTS'" >&2; exit 2; }
+[[ "$FAKE_NICE" =~ ^([0-9]|1[0-9])$ ]] || { echo "FAKE_NICE must be 0 to 19, not '$FAKE_NICE'" >&2; exit 2; }
 [[ "$STAGGER_MS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "STAGGER_MS must be milliseconds, not '$STAGGER_MS'" >&2; exit 2; }
 (($# <= 1)) || { echo "usage: $0 [BUILD_DIR]" >&2; exit 2; }
 
@@ -59,7 +63,7 @@ for binary in botserver claude-reaper; do
     [[ -x "$build_dir/$binary" ]] || { echo "no executable $binary in $build_dir" >&2; exit 1; }
 done
 
-args=(--build-dir "$build_dir" --chats "$CHATS" --prompts "$PROMPTS" --stagger-ms "$STAGGER_MS"
+args=(--build-dir "$build_dir" --chats "$CHATS" --prompts "$PROMPTS" --stagger-ms "$STAGGER_MS" --fake-nice "$FAKE_NICE"
     --results-dir "$repo/bench/results")
 [[ "$KEEP" != 1 ]] || args+=(--keep)
 exec python3 "$here/bench.py" "${args[@]}"
