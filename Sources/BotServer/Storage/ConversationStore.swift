@@ -28,8 +28,9 @@ struct ConversationStore: Sendable {
     /// for a queued prompt) costs no write when there is none, as is usual.
     private let knownEmpty = KnownEmptyQueues()
 
+    /// Inline when the reader is idle: a conversation's first prompt waits for this.
     func settings(of key: ConversationKey) async throws -> ConversationSettings? {
-        try await database.reader.read { connection in
+        try await database.reader.read(inlineWhenIdle: true) { connection in
             try connection.prepare(
                 """
                 SELECT project, session_id, session_started, permission_mode, model
