@@ -682,7 +682,7 @@ def main():
     parser.add_argument("--answer-timeout", type=float, default=60.0, help="seconds per answer at most")
     parser.add_argument("--results-dir", default=os.path.join(REPO, "bench", "results"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
-    parser.add_argument("--fake-nice", type=int, default=10, choices=range(0, 20), metavar="0-19",
+    parser.add_argument("--fake-nice", type=int, default=0, choices=range(0, 20), metavar="0-19",
                         help="autogroup niceness of the fake Bot API (it stands in for Telegram's servers)")
     args = parser.parse_args()
     if not 1 <= args.chats <= 63:

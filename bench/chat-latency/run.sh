@@ -9,8 +9,8 @@
 #   CHATS=10 PROMPTS=5 bench/chat-latency/run.sh    # a smaller run (default 50 chats × 20 prompts)
 #   STAGGER_MS=0 bench/chat-latency/run.sh          # every chat's first prompt at once (default 20 ms apart)
 #   KEEP=1 bench/chat-latency/run.sh                # keep the temporary folder (logs, database)
-#   FAKE_NICE=0 bench/chat-latency/run.sh           # the fake Bot API at the bot's priority (default 10:
-#                                                   # it stands in for Telegram, not on the bot's machine)
+#   FAKE_NICE=10 bench/chat-latency/run.sh          # the fake Bot API deprioritized (default 0; it
+#                                                   # stands in for Telegram, not on the bot's machine)
 #
 # Prints a table and writes it as JSON to bench/results/chat-latency-<timestamp>.json.
 # Exits 0 when targets are missed (it reports, it does not gate); non-zero when
@@ -25,7 +25,7 @@ PROMPTS="${PROMPTS:-20}"
 STAGGER_MS="${STAGGER_MS:-20}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
-FAKE_NICE="${FAKE_NICE:-10}"
+FAKE_NICE="${FAKE_NICE:-0}"
 [[ "$CHATS" =~ ^[1-9][0-9]*$ ]] || { echo "CHATS must be a whole number, not '$CHATS'" >&2; exit 2; }
 [[ "$PROMPTS" =~ ^[1-9][0-9]*$ ]] || { echo "PROMPTS must be a whole number, not '$PROMPTS'" >&2; exit 2; }
 [[ "$FAKE_NICE" =~ ^([0-9]|1[0-9])$ ]] || { echo "FAKE_NICE must be 0 to 19, not '$FAKE_NICE'" >&2; exit 2; }
