@@ -100,5 +100,7 @@ final class DatabaseReader: Sendable {
                 continuation.resume()
             }
         }
+        // Let go, so a second close does not wait for itself; reads are refused from now on.
+        state.withLock { $0.busy = false }
     }
 }

@@ -35,6 +35,7 @@ import Testing
 
             await database.close()
             await #expect(throws: DatabaseError.closed) { try await reader.read(inlineWhenIdle: true) { _ in 1 } }
+            await database.close()  // a second close returns
         }
     }
 }
