@@ -17,13 +17,19 @@ import TestSupport
         let (status, log) = try await harness.run { _ in
             let prompt = try await harness.send("Create hello.txt saying hi")
 
-            // Taken at once: typing and 👀 before anything else is sent.
+            // Taken at once: typing and 👀, issued on arrival. They travel beside the progress
+            // message (the prompt no longer waits long enough for them to be sure to arrive
+            // first, and typing that lands after it stays visible longer), but before anything
+            // Claude had to answer for.
             let typing = try await harness.waitForCall("sendChatAction")
             #expect(typing?.params["action"] as? String == "typing")
             let reaction = try await harness.waitForCall("setMessageReaction")
             #expect((reaction?.params["message_id"] as? NSNumber)?.int64Value == prompt)
-            let firstSend = try await harness.waitForCall("sendMessage")
-            #expect((typing?.seq ?? .max) < (firstSend?.seq ?? 0))
+            let askedFirst = try await harness.waitForCall("sendMessage") {
+                ($0.params["text"] as? String)?.contains("Claude wants to") == true
+            }
+            #expect((typing?.seq ?? .max) < (askedFirst?.seq ?? 0))
+            #expect((reaction?.seq ?? .max) < (askedFirst?.seq ?? 0))
 
             // Write needs approval in the default mode: a question with buttons, answered by a tap.
             let question = try await harness.waitForMessage(containing: "Claude wants to: Writing hello.txt")
