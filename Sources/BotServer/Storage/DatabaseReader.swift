@@ -32,12 +32,8 @@ final class DatabaseReader: Sendable {
         inlineWhenIdle: Bool = false, _ work: @escaping @Sendable (SQLiteConnection) throws -> T
     ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
+            // Runs only while the claim is held, so never after close(), which takes it last.
             let job: @Sendable () -> Void = {
-                // close() may have run since the read was asked for.
-                guard self.connection.isOpen else {
-                    continuation.resume(throwing: DatabaseError.closed)
-                    return
-                }
                 let result = Result { try work(self.connection) }
                 // A statement left mid-rows would pin this connection to an old snapshot.
                 self.connection.resetStatements()
@@ -85,8 +81,7 @@ final class DatabaseReader: Sendable {
 
     func close() async {
         state.withLock { $0.closed = true }
-        // Queued reads still run (and fail: the connection is closed by then, or they finish
-        // first); the close itself waits for whoever holds the connection.
+        // Reads already queued still run; the close waits for whoever holds the connection.
         while !state.withLock({ state in
             guard !state.busy else { return false }
             state.busy = true

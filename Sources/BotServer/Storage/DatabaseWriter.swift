@@ -95,7 +95,9 @@ final class DatabaseWriter: Sendable {
     ///
     /// `committed` is called with the value as soon as the transaction has committed, before
     /// a `.synced` write is flushed: for work that may start once the write is safe from a
-    /// crash of the process. It runs on the writer's queue and must return at once. If the
+    /// crash of the process. It runs where the transaction ran (the writer's queue, or the
+    /// caller's thread for an inline write) while the writer is held, so it must be short (the
+    /// webhook's runs an update's handling up to its first wait, a fraction of a ms). If the
     /// flush then fails, `write` throws although `committed` was called.
     ///
     /// `inlineWhenIdle`: if no write is queued or running, this one runs on the caller's
@@ -204,8 +206,7 @@ final class DatabaseWriter: Sendable {
     /// any that slipped in), then the claim goes to the queue if more came meanwhile. One
     /// batch only, so a caller is never kept writing for others.
     private func drainOnce() {
-        var remaining = takeBatch()[...]
-        while !remaining.isEmpty { remaining = runTransaction(remaining) }
+        run(takeBatch(releasingWhenEmpty: false))
         state.withLock { state in
             if state.queued.isEmpty {
                 state.drainScheduled = false
@@ -215,8 +216,11 @@ final class DatabaseWriter: Sendable {
         }
     }
 
-    private func takeBatch() -> [Job] {
+    /// The next batch; none when nothing is queued, and then, if asked, the claim is let go
+    /// in the same lock, so a write queued a moment later schedules a drain of its own.
+    private func takeBatch(releasingWhenEmpty release: Bool) -> [Job] {
         state.withLock { state in
+            if state.queued.isEmpty && release { state.drainScheduled = false }
             let count = min(maxBatchSize, state.queued.count)
             let batch = Array(state.queued.prefix(count))
             state.queued.removeFirst(count)
@@ -228,22 +232,15 @@ final class DatabaseWriter: Sendable {
 
     private func drain() {
         while true {
-            let batch = state.withLock { state -> [Job] in
-                guard !state.queued.isEmpty else {
-                    state.drainScheduled = false
-                    return []
-                }
-                let count = min(maxBatchSize, state.queued.count)
-                let batch = Array(state.queued.prefix(count))
-                state.queued.removeFirst(count)
-                return batch
-            }
+            let batch = takeBatch(releasingWhenEmpty: true)
             if batch.isEmpty { return }
-            var remaining = batch[...]
-            while !remaining.isEmpty {
-                remaining = runTransaction(remaining)
-            }
+            run(batch)
         }
+    }
+
+    private func run(_ batch: [Job]) {
+        var remaining = batch[...]
+        while !remaining.isEmpty { remaining = runTransaction(remaining) }
     }
 
     /// Runs `jobs` in one transaction. Returns the jobs not yet run if SQLite aborted the

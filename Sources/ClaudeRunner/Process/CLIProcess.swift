@@ -27,9 +27,9 @@ final class CLIProcess: Sendable {
 
     let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
-    /// Nil when the pipe could not be made: the start then reports why.
-    private let stdin: StdinPipe?
-    private let stdinFailure: StdinPipe.PipeFailed?
+    /// A failure to make the pipe is reported by the start, as a launch failure.
+    private let stdin: Result<StdinPipe, StdinPipe.PipeFailed>
+    private var pipe: StdinPipe? { try? stdin.get() }
     private let signals: AsyncStream<Signal>.Continuation
     private let signalStream: AsyncStream<Signal>
     private let state = Mutex<(pid: pid_t?, exited: Bool)>((nil, false))
@@ -37,13 +37,7 @@ final class CLIProcess: Sendable {
 
     init() {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
-        do throws(StdinPipe.PipeFailed) {
-            stdin = try StdinPipe()
-            stdinFailure = nil
-        } catch {
-            stdin = nil
-            stdinFailure = error
-        }
+        stdin = Result { () throws(StdinPipe.PipeFailed) in try StdinPipe() }
         (signalStream, signals) = AsyncStream.makeStream(of: Signal.self)
     }
 
@@ -63,11 +57,11 @@ final class CLIProcess: Sendable {
     /// is called with the instant the whole line was in the pipe: before this returns when the
     /// pipe has room, later from the pipe's drain otherwise, never if it never is.
     func write(_ line: [UInt8], written: (@Sendable (ContinuousClock.Instant) -> Void)? = nil) {
-        stdin?.write(line, written: written)
+        pipe?.write(line, written: written)
     }
 
     /// Closes stdin once the queued lines are written: the CLI finishes its work and exits.
-    func closeInput() { stdin?.closeWhenDrained() }
+    func closeInput() { pipe?.closeWhenDrained() }
 
     func send(_ signal: Signal) { signals.yield(signal) }
 
@@ -77,9 +71,8 @@ final class CLIProcess: Sendable {
         platform.createSession = true
         let status: ExitStatus
         do {
-            guard let stdin, let readEnd = stdin.takeReadEnd() else {
-                throw stdinFailure ?? StdinPipe.PipeFailed(errno: EBADF)
-            }
+            // `start` runs once, so the read end is there to take.
+            guard let readEnd = try stdin.get().takeReadEnd() else { preconditionFailure("a CLIProcess started twice") }
             let result = try await Subprocess.run(
                 .path(FilePath(launch.executable)), arguments: Arguments(launch.arguments),
                 environment: .custom(Dictionary(uniqueKeysWithValues: launch.environment.compactMap { key, value in
@@ -95,7 +88,7 @@ final class CLIProcess: Sendable {
         } catch {
             status = .launchFailed("\(error)")
         }
-        stdin?.abandon()
+        pipe?.abandon()
         signals.finish()
         state.withLock { $0.exited = true }
         let stderr = String(decoding: stderrTail.withLock { $0 }, as: UTF8.self)
@@ -134,7 +127,7 @@ final class CLIProcess: Sendable {
             }
             // stdout is closed: the process is exiting. Its stdin closes too (a CLI that waits
             // for end of input would otherwise never exit), and the signal task ends.
-            stdin?.abandon()
+            pipe?.abandon()
             signals.finish()
             await group.waitForAll()
         }

@@ -84,8 +84,8 @@ public actor ClaudeSession {
     }
 
     /// Sends a user message and returns the run's events. `written` is told once the message
-    /// is in the CLI's stdin pipe (for latency metrics; it runs on the writer's task, so it
-    /// must be quick).
+    /// is in the CLI's stdin pipe (for latency metrics): usually before `send` returns, from the
+    /// pipe's drain when the pipe was full, so it must be quick.
     public func send(
         _ content: UserContent, written: (@Sendable (MessageWritten) -> Void)? = nil
     ) throws(ClaudeError) -> AsyncStream<RunEvent> {
