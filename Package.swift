@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         // Clients and fake servers shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["ClaudeRunner"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["ClaudeRunner", "CLinux"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"]),
         .testTarget(name: "ClaudeRunnerTests", dependencies: ["ClaudeRunner", "TestSupport"]),
         .testTarget(

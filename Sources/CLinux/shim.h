@@ -13,6 +13,11 @@ extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int fl
 // another thread meanwhile cannot inherit them.
 extern int pipe2(int pipefd[2], int flags);
 
+#include <spawn.h>
+// And for this one (glibc 2.34): a spawned child closes every descriptor from `from` up,
+// so it inherits only what its file actions set up, close-on-exec or not.
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+
 #include <sys/prctl.h>
 
 // prctl is variadic, which Swift cannot call: fixed-arity wrappers for what we use.

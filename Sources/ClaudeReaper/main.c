@@ -76,7 +76,7 @@ static int kill_children(pid_t self) {
         if (*end != '\0' || pid <= 0) continue;
         char path[64], buffer[512];
         snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *file = fopen(path, "r");
+        FILE *file = fopen(path, "re");
         if (!file) continue;
         size_t length = fread(buffer, 1, sizeof buffer - 1, file);
         fclose(file);

@@ -78,6 +78,46 @@ import Testing
         await claude.stop()
     }
 
+    /// Claude's tools run commands of the model's choosing: none of them may hold a socket,
+    /// a database or a pipe of the bot's. A descriptor left without close-on-exec (a
+    /// library's, or ours by mistake) is the case that matters, so the test makes one.
+    @Test func theCLIAndItsToolsInheritNoDescriptorOfTheHost() async throws {
+        let stray = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(stray >= 0)
+        defer { close(stray) }
+        let hostFiles = Self.openFiles(of: getpid())
+        try #require(hostFiles.contains(where: { $0.hasPrefix("socket:") }))
+
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        let (command, needle) = sleeper()
+        let (claude, events) = try await startLongTool(sandbox, command)
+        #expect(await eventually(within: .seconds(30)) { !processes(commandLineContaining: needle).isEmpty }, "the tool runs")
+        let reaper = try #require(await claude.processID)
+        let cli = try #require(children(of: reaper).first)
+        for pid in [reaper, cli] + processes(commandLineContaining: needle) {
+            // What a child may share with us: its own stdio pipes, made for it, and /dev/null.
+            // Every eventfd and epoll reads "anon_inode:[…]": the name tells nothing.
+            let shared = Self.openFiles(of: pid).intersection(hostFiles).filter {
+                !$0.hasPrefix("pipe:") && !$0.hasPrefix("anon_inode:") && $0 != "/dev/null"
+            }
+            #expect(shared.isEmpty, "process \(pid) holds the host's \(shared.sorted())")
+        }
+        // The CLI's stdio pipes are the only pipes it shares with us: three of them.
+        let pipes = Self.openFiles(of: cli).intersection(hostFiles).filter { $0.hasPrefix("pipe:") }
+        #expect(pipes.count <= 3, "\(pipes.sorted())")
+        try await claude.interrupt()
+        _ = await events.collect()
+        await claude.stop()
+    }
+
+    /// What the process's descriptors point at: paths, `socket:[inode]`, `pipe:[inode]`.
+    private static func openFiles(of pid: pid_t) -> Set<String> {
+        let directory = "/proc/\(pid)/fd"
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Set(entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + $0) })
+    }
+
     /// Field 19 of /proc/<pid>/stat.
     private static func niceness(of pid: pid_t) -> Int? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

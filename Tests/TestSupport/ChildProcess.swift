@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// A child process started with posix_spawn and reaped with waitpid: what the test support
@@ -21,10 +22,11 @@ public final class ChildProcess: @unchecked Sendable {
     public init(_ arguments: [String], captureStandardError: Bool = false) throws {
         var inputPipe: [Int32] = [-1, -1]
         var outputPipe: [Int32] = [-1, -1]
-        guard pipe(&inputPipe) == 0, pipe(&outputPipe) == 0 else { throw Failure("pipe failed: errno \(errno)") }
-        // Close-on-exec, so other children spawned meanwhile do not hold these pipes open
-        // (posix_spawn's dup2 clears the flag on the child's own 0, 1 and 2).
-        for fd in inputPipe + outputPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Close-on-exec from the start, so no child spawned by another thread meanwhile
+        // holds these pipes open (posix_spawn's dup2 clears the flag on the child's 0, 1, 2).
+        guard pipe2(&inputPipe, O_CLOEXEC) == 0, pipe2(&outputPipe, O_CLOEXEC) == 0 else {
+            throw Failure("pipe failed: errno \(errno)")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -35,6 +37,11 @@ public final class ChildProcess: @unchecked Sendable {
         } else {
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }
+        // The child gets its stdio and nothing else, whatever the test process has open
+        // without close-on-exec. A fake server that inherited a test's socket kept it open
+        // after the test closed it: the client saw no FIN and sat out its 30 s timeout.
+        // Last, because the dup2s above still read the pipes' own descriptors.
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0

@@ -3,7 +3,7 @@ import Glibc
 /// Asks the kernel for a free port on 127.0.0.1 (for servers started as separate processes,
 /// which cannot report an ephemeral port back to the test).
 public func freeLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)

@@ -36,7 +36,7 @@ public final class RawHTTPClient: @unchecked Sendable {
 
     /// Connects to 127.0.0.1:port. Reads time out after `timeout` seconds so a broken test fails instead of hanging.
     public init(port: Int, timeout: Int = 30) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var time = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))

@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Synchronization
 
@@ -29,7 +30,8 @@ public final class ScriptedHTTPServer: Sendable {
 
     /// Actions are used in order; once the script runs out, every request gets a plain 200 "ok".
     public init(script: [Action] = []) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a process the tests spawn must not hold our connections open.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -71,7 +73,7 @@ public final class ScriptedHTTPServer: Sendable {
 
     private func acceptLoop() {
         while true {
-            let fd = accept(listener, nil, nil)
+            let fd = accept4(listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
             guard fd >= 0 else { return }
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }

@@ -56,7 +56,7 @@ enum UploadFolder {
     }
 
     private static func readText(_ path: String) throws -> String {
-        guard let file = fopen(path, "r") else { return "" }
+        guard let file = fopen(path, "re") else { return "" }
         defer { fclose(file) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -69,7 +69,7 @@ enum UploadFolder {
     }
 
     private static func append(_ path: String, _ text: String) -> Bool {
-        guard let file = fopen(path, "a") else { return false }
+        guard let file = fopen(path, "ae") else { return false }
         defer { fclose(file) }
         return fputs(text, file) >= 0
     }
