@@ -1,7 +1,7 @@
 // claude-reaper: runs one command (the Claude Code CLI) as its child and makes sure that
 // nothing the command starts outlives it, and that nothing is left as a zombie.
 //
-//   claude-reaper [--nice N] COMMAND [ARGS...]
+//   claude-reaper [--nice N] [--parent PID] COMMAND [ARGS...]
 //
 // --nice N runs the command N steps nicer than this process (its tools inherit it), so that
 // Claude's builds and tests never starve the bot that started it of CPU. Where the kernel
@@ -19,6 +19,11 @@
 // - SIGUSR1 means "now": the command and every process below us get SIGKILL.
 // - When the command exits, whatever it left behind is killed, everything is reaped, and
 //   this process exits with the command's status (128 + signal if it was killed).
+// - --parent PID names the bot. When it is no longer our parent (it died: a crash, an OOM
+//   kill, kill -9), the command gets SIGTERM and, if it is still there 5 s later, everything
+//   below us SIGKILL. Without this a CLI in a long tool would go on working in the project,
+//   unwatched, while the restarted bot resumes the same session there. Checked every second:
+//   PR_SET_PDEATHSIG would fire when the spawning *thread* exits, which a thread pool's do.
 // stdin, stdout and stderr are the command's: this process never touches them.
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -32,15 +37,16 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t forward_signal = 0;
 static volatile sig_atomic_t kill_everything = 0;
-static volatile sig_atomic_t retry_autogroup = 0;
+static volatile sig_atomic_t timer_fired = 0;
 
 static void on_signal(int sig) {
     if (sig == SIGUSR1) kill_everything = 1;
-    else if (sig == SIGALRM) retry_autogroup = 1;
+    else if (sig == SIGALRM) timer_fired = 1;
     else forward_signal = sig;
 }
 
@@ -58,9 +64,12 @@ static int nice_autogroup(int niceness) {
     return written == length || error != EAGAIN;
 }
 
-static void retry_autogroup_soon(void) {
-    struct itimerval soon = {.it_interval = {0, 0}, .it_value = {0, 100 * 1000}};
-    setitimer(ITIMER_REAL, &soon, NULL);
+// SIGALRM every `milliseconds`: it interrupts waitpid (no SA_RESTART), so the loop can retry
+// the autogroup and look for its parent. 0 stops it.
+static void tick_every(long milliseconds) {
+    struct timeval period = {milliseconds / 1000, (milliseconds % 1000) * 1000};
+    struct itimerval timer = {.it_interval = period, .it_value = period};
+    setitimer(ITIMER_REAL, &timer, NULL);
 }
 
 // SIGKILLs every process whose parent is us (orphans reparented here, and the command),
@@ -94,21 +103,42 @@ static int kill_children(pid_t self) {
     return count;
 }
 
+// The value of `--name VALUE` at argv[1], within [low, high]; -1 (and a message) if it is not.
+static long option_value(char **argv, const char *name, long low, long high) {
+    char *end;
+    long value = strtol(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || value < low || value > high) {
+        fprintf(stderr, "claude-reaper: %s takes %ld to %ld, got %s\n", name, low, high, argv[2]);
+        return -1;
+    }
+    return value;
+}
+
+static long monotonic_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
+}
+
 int main(int argc, char **argv) {
     int niceness = 0;
-    if (argc >= 3 && strcmp(argv[1], "--nice") == 0) {
-        char *end;
-        long value = strtol(argv[2], &end, 10);
-        if (*argv[2] == '\0' || *end != '\0' || value < 0 || value > 19) {
-            fprintf(stderr, "claude-reaper: --nice takes 0 to 19, got %s\n", argv[2]);
-            return 2;
-        }
-        niceness = (int)value;
+    pid_t parent = 0;
+    while (argc >= 3 && (strcmp(argv[1], "--nice") == 0 || strcmp(argv[1], "--parent") == 0)) {
+        int is_nice = strcmp(argv[1], "--nice") == 0;
+        long value = is_nice ? option_value(argv, "--nice", 0, 19) : option_value(argv, "--parent", 1, 0x7fffffff);
+        if (value < 0) return 2;
+        if (is_nice) niceness = (int)value;
+        else parent = (pid_t)value;
         argv += 2;
         argc -= 2;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: claude-reaper [--nice N] COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: claude-reaper [--nice N] [--parent PID] COMMAND [ARGS...]\n");
+        return 2;
+    }
+    // Gone before we got here: nothing would ever read the command's output.
+    if (parent > 0 && getppid() != parent) {
+        fprintf(stderr, "claude-reaper: parent %d is gone; not starting %s\n", (int)parent, argv[1]);
         return 2;
     }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
@@ -124,6 +154,15 @@ int main(int argc, char **argv) {
     sigaction(SIGHUP, &action, NULL);
     sigaction(SIGUSR1, &action, NULL);
     sigaction(SIGALRM, &action, NULL);
+    // A blocked mask is inherited through exec: whoever started us must not be able to
+    // switch off the signals this process lives by (a test's spawning thread had SIGALRM
+    // blocked, so the parent was never looked for).
+    sigset_t handled, none;
+    sigemptyset(&handled);
+    sigemptyset(&none);
+    int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGALRM};
+    for (size_t index = 0; index < sizeof signals / sizeof *signals; index++) sigaddset(&handled, signals[index]);
+    sigprocmask(SIG_UNBLOCK, &handled, NULL);
     // Before the fork, so the CLI usually starts in the nicer group; else retried below.
     int autogroup_tries = niceness > 0 ? 50 : 0;
     if (autogroup_tries > 0 && nice_autogroup(niceness)) autogroup_tries = 0;
@@ -139,6 +178,7 @@ int main(int argc, char **argv) {
         signal(SIGHUP, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
         signal(SIGALRM, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);  // the CLI and its tools start as programs expect
         errno = 0;
         if (niceness > 0 && nice(niceness) == -1 && errno != 0) {
             fprintf(stderr, "claude-reaper: nice(%d): %s\n", niceness, strerror(errno));
@@ -150,13 +190,23 @@ int main(int argc, char **argv) {
 
     pid_t self = getpid();
     int command_status = 0, command_done = 0;
-    if (autogroup_tries > 0) retry_autogroup_soon();
+    long orphaned_at = -1;  // when the parent was found gone
+    // 100 ms while the autogroup waits for the kernel (at most 5 s), then 1 s for the parent.
+    if (autogroup_tries > 0) tick_every(100);
+    else if (parent > 0) tick_every(1000);
     for (;;) {
-        if (retry_autogroup) {
-            retry_autogroup = 0;
-            // Interrupts waitpid (no SA_RESTART) every 100 ms until done, for at most 5 s.
-            if (nice_autogroup(niceness) || --autogroup_tries <= 0) autogroup_tries = 0;
-            else retry_autogroup_soon();
+        if (timer_fired) {
+            timer_fired = 0;
+            if (autogroup_tries > 0 && (nice_autogroup(niceness) || --autogroup_tries <= 0)) {
+                autogroup_tries = 0;
+                tick_every(parent > 0 ? 1000 : 0);
+            }
+            if (parent > 0 && orphaned_at < 0 && getppid() != parent) {
+                orphaned_at = monotonic_ms();
+                if (!command_done) kill(command, SIGTERM);  // the CLI stops its tools itself
+            } else if (orphaned_at >= 0 && monotonic_ms() - orphaned_at >= 5000) {
+                kill_children(self);
+            }
         }
         if (kill_everything) {
             kill_everything = 0;

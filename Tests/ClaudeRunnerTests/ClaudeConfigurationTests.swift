@@ -63,11 +63,11 @@ import Testing
 
 @Suite struct ExecutableResolutionTests {
     @Test func theLaunchLineCarriesTheNiceness() {
-        let reaper = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: "/r/claude-reaper", niceness: 5, path: "/usr/bin:/bin")
+        let reaper = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: "/r/claude-reaper", niceness: 5, path: "/usr/bin:/bin", parent: 77)
         #expect(reaper.executable == "/r/claude-reaper")
-        #expect(reaper.arguments == ["--nice", "5", "/bin/claude", "-p"])
+        #expect(reaper.arguments == ["--nice", "5", "--parent", "77", "/bin/claude", "-p"])
         let plain = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: "/r/claude-reaper", niceness: 0, path: "/usr/bin:/bin")
-        #expect(plain.arguments == ["/bin/claude", "-p"])
+        #expect(plain.arguments == ["--parent", "\(getpid())", "/bin/claude", "-p"], "the parent is this process by default")
         // No reaper: coreutils nice, found on PATH.
         let niced = CLIInvocation.launch(claude: "/bin/claude", arguments: ["-p"], reaper: nil, niceness: 5, path: "/usr/bin:/bin")
         #expect(niced.executable.hasSuffix("/nice") && niced.executable.hasPrefix("/"))

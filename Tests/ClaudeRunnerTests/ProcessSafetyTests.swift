@@ -78,6 +78,37 @@ import Testing
         await claude.stop()
     }
 
+    /// A bot killed with -9 (or by the OOM killer) leaves its reapers behind. Each notices
+    /// that its parent is gone: the CLI gets SIGTERM, and 5 s later whatever is left below
+    /// the reaper SIGKILL. Here the command ignores SIGTERM, as a CLI stuck in a tool might,
+    /// so only the second step can end it; a live tool before proves the test can fail.
+    @Test func aReaperWhoseParentDiesEndsTheCLIAndItsTools() async throws {
+        let reaper = try #require(ClaudeConfiguration.reaperBesideExecutable())
+        let (tool, needle) = sleeper()
+        // sh is the bot here: it starts the reaper as its child, then dies without a word. It
+        // runs with the signals the reaper handles blocked, which exec passes on (a thread of
+        // Swift's or Dispatch's may spawn with such a mask): the reaper must unblock them.
+        let script = "\(reaper) --parent $$ sh -c \"trap '' TERM; \(tool)\" & sleep 0.5; kill -9 $$"
+        let bot = try ChildProcess([
+            "python3", "-c",
+            "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGTERM, signal.SIGUSR1}); os.execvp('sh', ['sh', '-c', sys.argv[1]])",
+            script,
+        ])
+        defer {
+            for pid in processes(commandLineContaining: needle) { kill(pid, SIGKILL) }
+            bot.stop(within: .zero)
+        }
+        #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: needle).isEmpty }, "the tool runs")
+        #expect(bot.stop(within: .seconds(5)) & 0x7f == SIGKILL, "the bot is gone")
+        #expect(await eventually(within: .seconds(15)) { processes(commandLineContaining: needle).isEmpty },
+            "left: \(processes(commandLineContaining: needle).map { ($0, (try? String(contentsOfFile: "/proc/\($0)/stat", encoding: .utf8)) ?? "") })")
+
+        // A reaper whose parent is already gone when it starts runs nothing.
+        let (status, output) = try ChildProcess.run([reaper, "--parent", "1", "sh", "-c", "echo ran"])
+        #expect(status == 2)
+        #expect(output.contains("parent 1 is gone") && !output.contains("ran\n"), "\(output)")
+    }
+
     /// Claude's tools run commands of the model's choosing: none of them may hold a socket,
     /// a database or a pipe of the bot's. A descriptor left without close-on-exec (a
     /// library's, or ours by mistake) is the case that matters, so the test makes one.

@@ -42,10 +42,22 @@ public final class ChildProcess: @unchecked Sendable {
         // after the test closed it: the client saw no FIN and sat out its 30 s timeout.
         // Last, because the dup2s above still read the pipes' own descriptors.
         posix_spawn_file_actions_addclosefrom_np(&actions, 3)
+        // No blocked signals and default dispositions, as from a shell: the spawning thread
+        // may be one of Swift's or Dispatch's, with signals blocked that the child relies on.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        var allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0
-        let status = posix_spawnp(&child, arguments[0], &actions, nil, &argv, environ)
+        let status = posix_spawnp(&child, arguments[0], &actions, &attributes, &argv, environ)
         close(inputPipe[0])
         close(outputPipe[1])
         guard status == 0 else {

@@ -28,13 +28,14 @@ struct CLIInvocation {
     /// absolute against our working directory (the child starts in the project's, where it
     /// would otherwise be looked up — found by the runner benchmark).
     /// What to start: the reaper with the CLI as its command when there is one (it applies
-    /// the niceness), else the CLI, behind coreutils `nice` when the niceness is above zero
-    /// and `nice` is on PATH.
-    static func launch(claude: String, arguments: [String], reaper: String?, niceness: Int, path: String?)
-        -> (executable: String, arguments: [String])
-    {
+    /// the niceness, and ends the CLI if `parent`, this process, dies), else the CLI, behind
+    /// coreutils `nice` when the niceness is above zero and `nice` is on PATH.
+    static func launch(
+        claude: String, arguments: [String], reaper: String?, niceness: Int, path: String?, parent: pid_t = getpid()
+    ) -> (executable: String, arguments: [String]) {
         if let reaper {
-            return (reaper, (niceness > 0 ? ["--nice", String(niceness)] : []) + [claude] + arguments)
+            let nice = niceness > 0 ? ["--nice", String(niceness)] : []
+            return (reaper, nice + ["--parent", String(parent)] + [claude] + arguments)
         }
         let nice = resolve("nice", path: path)
         if niceness > 0, nice.hasPrefix("/") {
