@@ -68,3 +68,11 @@ public func processes(commandLineContaining text: String) -> [Int32] {
         return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
     }
 }
+
+/// Processes whose working directory is `path` (a CLI runs in its project's).
+public func processes(workingIn path: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")) == path
+    }
+}

@@ -159,6 +159,9 @@ import TestSupport
             try execution.send(signal: .kill)
         }
         #expect(first.status == .signaled(SIGKILL))
+        // Its CLI, still waiting for the API, does not outlive it: the reaper ends it.
+        #expect(await eventually(within: .seconds(10)) { processes(workingIn: harness.project).isEmpty },
+            "still running in the project: \(processes(workingIn: harness.project))")
 
         // The resumed transcript holds the cut-off turn, so the answer may be asked as turn 0 or 1.
         try await harness.anthropic.script([["text": "Resumed and finished."], ["text": "Resumed and finished."]])
