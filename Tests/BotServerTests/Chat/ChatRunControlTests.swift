@@ -109,10 +109,10 @@ import TestSupport
     /// A reply sent while the previous answer is still being delivered (here: its sendMessage
     /// held 2 s by the fake) is not "queued" behind a run that is over: it waits for the
     /// delivery, then runs as itself, and is timed like any prompt.
-    @Test func aPromptSentWhileTheAnswerIsDeliveredWaitsForItInsteadOfQueueing() async throws {
+    @Test func aPromptOrNewSentWhileTheAnswerIsDeliveredWaitsForIt() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
-        try await harness.anthropic.script([["text": "First answer."], ["text": "Second answer."]])
+        try await harness.anthropic.script([["text": "First answer."], ["text": "Second answer."], ["text": "Third answer."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("one")
             _ = try await harness.waitForCall("sendMessage")  // the progress message
@@ -129,8 +129,27 @@ import TestSupport
             #expect(samples.total("botserver_update_to_prompt_written_seconds_count") == 2)
             // The second went to the process the first had started.
             #expect(samples.total("botserver_update_to_prompt_written_seconds_count", ["process": "running"]) == 1)
+
+            // /new in the same moment: it waits for the delivery too, instead of being refused.
+            try await harness.send("three")
+            #expect(await eventually {
+                ((try? await harness.bot.calls(method: "sendMessage")) ?? []).filter { $0.text?.contains("Working") == true }.count == 3
+            }, "the third progress message")
+            try await harness.bot.script(method: "sendMessage", times: 1, respond: ["hang": 2])
+            #expect(await eventually { await Self.doneCards(harness) == 3 }, "the third run is concluding")
+            try await harness.send("/new")
+            #expect(try await harness.waitForMessage(containing: "New session") != nil)
+            let texts = try await harness.bot.calls(method: "sendMessage").compactMap(\.text)
+            #expect(!texts.contains { $0.contains("still working") }, "\(texts)")
+            #expect(texts.contains { $0.contains("Third answer.") })
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    /// Progress messages turned into a final card (edited to say Done).
+    private static func doneCards(_ harness: ChatHarness) async -> Int {
+        let edits = (try? await harness.bot.calls(method: "editMessageText")) ?? []
+        return Set(edits.filter { $0.text?.contains("Done") == true }.compactMap { $0.params["message_id"] as? Int }).count
     }
 
     @Test func forwardedMessagesArrivingTogetherAreOnePrompt() async throws {

@@ -29,7 +29,7 @@ extension Conversation {
             try? await prompt("Continue.", messageID: 0, updateID: nil, isForward: false, from: sender.id)
         case "new":
             await removeButtons(messageID)
-            if active != nil { await reply("Claude is still working. /cancel first, then start a new session.") } else {
+            if !(await isIdleOnceConcluded()) { await reply("Claude is still working. /cancel first, then start a new session.") } else {
                 await startFreshSession()
                 await reply("🆕 New session. Your next message starts it.")
             }
@@ -100,7 +100,7 @@ extension Conversation {
 
     /// Runs an earlier run's prompt again in its session (after a restart cut it off, or a failure).
     func resume(_ run: RunRecord, by userID: Int64, note: String?) async {
-        if active != nil {
+        if !(await isIdleOnceConcluded()) {
             _ = try? await context.conversations.enqueue(run.prompt, messageID: 0, userID: userID, of: key)
             await reply("📥 Claude is busy; the prompt is queued after the current run.")
             return

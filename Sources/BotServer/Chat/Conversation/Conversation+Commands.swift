@@ -59,7 +59,7 @@ extension Conversation {
     }
 
     private func newSession() async {
-        if active != nil {
+        if !(await isIdleOnceConcluded()) {
             await reply("Claude is still working. /cancel first, then /new.")
             return
         }
@@ -165,7 +165,7 @@ extension Conversation {
     }
 
     func switchToSession(_ id: String) async {
-        guard active == nil else {
+        guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then pick the session.")
             return
         }
@@ -226,7 +226,7 @@ extension Conversation {
                 return
             }
         }
-        guard active == nil else {
+        guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then change folder.")
             return
         }

@@ -185,7 +185,7 @@ extension Conversation {
 
     /// /commit without a message: Claude proposes one from the diff; a button commits with it.
     private func proposeCommitMessage() async {
-        guard active == nil else {
+        guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. Commit when the run is over, or give a message: <code>/commit Fix the parser</code>.")
             return
         }
@@ -314,7 +314,7 @@ extension Conversation {
 
     private func undo(sender: Sender, messageID: Int64?) async {
         await clearButtons(messageID)
-        guard active == nil else {
+        guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then undo.")
             return
         }

@@ -15,7 +15,7 @@ extension Conversation {
             await reply("🚫 “\(TelegramHTML.escape(name))” is not a folder name I will create (letters, digits, . _ -).")
             return
         }
-        guard active == nil else {
+        guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then clone.")
             return
         }

@@ -10,6 +10,14 @@ extension Conversation {
         if let finishing = active, finishing.concluding, let task = finishing.task { await task.value }
     }
 
+    /// Whether nothing runs, once a run that only delivers its answer has delivered it: a
+    /// command that needs the conversation idle (/new, /cd, picking a session, git changes),
+    /// sent the moment the answer appeared, must not be told that Claude is still working.
+    func isIdleOnceConcluded() async -> Bool {
+        await waitForConcludingRun()
+        return active == nil
+    }
+
     func execute(
         runID: Int64, updateID: Int64?, prompt: String, images: [JSONValue], notice: String?, early: EarlyStart?
     ) async {
