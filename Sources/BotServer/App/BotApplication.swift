@@ -47,7 +47,7 @@ struct BotApplication {
             settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")), api: telegram, http: http,
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
-            permissions: PermissionStore(database: database),
+            permissions: PermissionStore(database: database), continuations: ContinuationStore(database: database),
             slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
             features: ChatFeatures(drafts: chat.draftStreaming), metrics: metrics, logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))

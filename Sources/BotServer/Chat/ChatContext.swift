@@ -15,6 +15,7 @@ struct ChatContext: Sendable {
     let callbacks: CallbackStore
     let audit: AuditStore
     let permissions: PermissionStore
+    let continuations: ContinuationStore
     let slots: RunSlots
     let identity: BotIdentity
     let features: ChatFeatures

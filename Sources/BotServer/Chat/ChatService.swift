@@ -182,7 +182,8 @@ final class ChatService: ConversationHandler {
         if marked > 0 { context.logger.notice("runs interrupted by the restart", metadata: ["runs": "\(marked)"]) }
     }
 
-    /// After start-up: interrupted runs are reported to their chats; queued prompts start.
+    /// After start-up: interrupted runs are reported to their chats; queued prompts start;
+    /// scheduled continuations are armed again.
     func resumeAfterRestart() async {
         do {
             // The CLI that asked these is gone: they can no longer be answered.
@@ -198,6 +199,9 @@ final class ChatService: ConversationHandler {
             }
             for key in try await context.conversations.conversationsWithQueuedPrompts() {
                 await conversation(key).startQueued()
+            }
+            for continuation in try await context.continuations.all() {
+                await conversation(continuation.conversation).restore(continuation)
             }
         } catch {
             context.logger.error("could not report interrupted runs", metadata: ["error": "\(error)"])

@@ -24,6 +24,8 @@ struct ChatSettings: Sendable {
     var maxAnswerMessages: Int
     /// An approval nobody answers is denied after this long.
     var approvalTimeout: Duration
+    /// "Continue at" runs this long after the time a usage limit said it resets.
+    var continueAfterReset: Duration
     /// Stream partial answers with sendMessageDraft in private chats.
     var draftStreaming: Bool
     var claude: ClaudeConfiguration
@@ -72,6 +74,7 @@ struct ChatSettings: Sendable {
             silenceNotice: .seconds(try environment.integer("SILENCE_NOTICE_SECONDS", default: 120, range: 5...86_400)),
             maxAnswerMessages: try environment.integer("ANSWER_MAX_MESSAGES", default: 5, range: 1...50),
             approvalTimeout: .seconds(try environment.integer("APPROVAL_TIMEOUT", default: 600, range: 5...86_400)),
+            continueAfterReset: .seconds(try environment.integer("CONTINUE_AFTER_RESET_SECONDS", default: 30, range: 0...3600)),
             draftStreaming: try environment.choice("DRAFT_STREAMING", default: true, ["on": true, "off": false, "true": true, "false": false, "1": true, "0": false]),
             claude: claude,
             git: Git(

@@ -170,6 +170,20 @@ enum Migrations {
                 ALTER TABLE runs ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;
                 ALTER TABLE queued_prompts ADD COLUMN user_id INTEGER NOT NULL DEFAULT 0;
                 """),
+        Migration(
+            version: 5, name: "scheduled continuations",
+            sql: """
+                -- "Continue at": a conversation a usage limit stopped goes on by itself once the
+                -- limit resets, across restarts. One per conversation.
+                CREATE TABLE scheduled_continuations (
+                    chat_id    INTEGER NOT NULL,
+                    thread_id  INTEGER NOT NULL,
+                    due_at     INTEGER NOT NULL,   -- unix ms
+                    user_id    INTEGER NOT NULL,   -- who asked: the continuation is their prompt
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (chat_id, thread_id)
+                ) WITHOUT ROWID;
+                """),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

@@ -43,6 +43,70 @@ import TestSupport
         #expect(last["model"]?.string?.contains("sonnet") == true, "\(last["model"] ?? .null)")
     }
 
+    /// A usage limit that says when it resets offers "Continue at"; the continuation is kept
+    /// across a restart, shown by /status, runs at the reset, and /cancel calls one off.
+    @Test func aUsageLimitContinuesByItselfAtTheResetEvenAfterARestart() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        // No retries: the CLI reports the 429 at once. No margin after the reset time.
+        let environment = ["CLAUDE_CODE_MAX_RETRIES": "0", "CONTINUE_AFTER_RESET_SECONDS": "0"]
+        func limit(resetIn seconds: Int64) -> (epoch: Int64, turn: JSONValue) {
+            let epoch = Int64(Date().timeIntervalSince1970) + seconds
+            return (epoch, ["error": ["status": 429, "message": .string("Claude AI usage limit reached|\(epoch)")], "times": 1])
+        }
+        /// The newest failure report's button (the progress card says it too, without one).
+        func continueButton() async throws -> (data: String, message: Int64) {
+            var report: [String: Any]?
+            _ = await eventually {
+                report = ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).last { ChatHarness.button("Continue at", in: $0) != nil }
+                return report != nil
+            }
+            return (try #require(ChatHarness.button("Continue at", in: report)), ChatHarness.messageID(report))
+        }
+
+        var resetsAt: Int64 = 0
+        let (first, firstLog) = try await harness.run(environment) { _ in
+            // Reset well after this bot has stopped: the continuation must come from the next one.
+            let (epoch, turn) = limit(resetIn: 20)
+            resetsAt = epoch
+            try await harness.anthropic.script([turn, ["text": "Picked up where I stopped."]])
+            try await harness.send("a long job")
+            let (button, message) = try await continueButton()
+            try await harness.tap(button, on: message)
+            #expect(try await harness.waitForMessage(containing: "I'll continue at") != nil)
+            try await harness.send("/status")
+            #expect(try await harness.waitForMessage(containing: "Continues by itself") != nil)
+        }
+        #expect(first == .exited(0), "\(firstLog.suffix(3000))")
+        try #require(Int64(Date().timeIntervalSince1970) < resetsAt, "the first bot outlived the reset time: the test proves nothing")
+        #expect(try await harness.anthropic.mainRequests().count == 1, "nothing ran before the reset")
+
+        let (second, log) = try await harness.run(environment) { _ in
+            #expect(try await harness.waitForMessage(containing: "Picked up where I stopped.", within: .seconds(40)) != nil)
+            #expect(Int64(Date().timeIntervalSince1970) >= resetsAt, "not before the reset")
+
+            // Called off: another limit, a tap, /cancel; nothing runs at that reset.
+            let (epoch, turn) = limit(resetIn: 15)
+            try await harness.anthropic.script([["text": "(turn 0)"], turn, ["text": "Must not run."]])
+            try await harness.send("more work")
+            let (button, message) = try await continueButton()
+            try await harness.tap(button, on: message)
+            #expect(await eventually {
+                ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["text"] as? String)?.contains("I'll continue at") == true }.count == 2
+            })
+            try #require(Int64(Date().timeIntervalSince1970) < epoch, "the reset came before /cancel: the test proves nothing")
+            try await harness.send("/cancel")
+            let calledOff = try await harness.waitForMessage(containing: "is called off")
+            let lastTexts = try await harness.bot.messages(chat: ChatHarness.user).suffix(4).map { $0["text"] as? String ?? "" }
+            #expect(calledOff != nil, "\(lastTexts)")
+            let requests = try await harness.anthropic.mainRequests().count
+            while Int64(Date().timeIntervalSince1970) <= epoch + 2 { try await Task.sleep(for: .milliseconds(200)) }
+            #expect(try await harness.anthropic.mainRequests().count == requests, "the called-off continuation did not run")
+            #expect(try await harness.waitForMessage(containing: "Must not run.", within: .milliseconds(100)) == nil)
+        }
+        #expect(second == .exited(0), "\(log.suffix(3000))")
+    }
+
     @Test func claudesOwnCommandsArePassedThrough() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

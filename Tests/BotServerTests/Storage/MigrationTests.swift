@@ -11,10 +11,10 @@ import Testing
             }
             #expect(Set(names).isSuperset(of: [
                 "inbox", "inbox_pending", "rejected_updates", "bot_state", "conversations", "sessions", "runs",
-                "queued_prompts", "callbacks", "audit_log", "refusals", "permission_rules", "approvals",
+                "queued_prompts", "callbacks", "audit_log", "refusals", "permission_rules", "approvals", "scheduled_continuations",
             ]))
             #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
-            #expect(Migrations.latestVersion == 4)
+            #expect(Migrations.latestVersion == 5)
             await database.close()
         }
     }
@@ -22,13 +22,14 @@ import Testing
     @Test func appliedMigrationsAreNotRunAgain() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3, 4])
+            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3, 4, 5])
             // Running a migration's CREATE TABLE again would fail, so an empty result also
             // shows nothing was executed.
             #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [])
-            let next = Migration(version: 5, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
-            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [5])
-            #expect(try Migrations.userVersion(connection) == 5)
+            let version = Migrations.latestVersion + 1
+            let next = Migration(version: version, name: "extra", sql: "CREATE TABLE extra (x INTEGER);")
+            #expect(try Migrations.apply(to: connection, migrations: Migrations.all + [next], logger: storageTestLogger) == [version])
+            #expect(try Migrations.userVersion(connection) == version)
             connection.close()
         }
     }

@@ -49,7 +49,7 @@ extension Conversation {
         case "at":
             guard let epoch = Int64(argument) else { return }
             await removeButtons(messageID)
-            scheduleContinuation(at: epoch, by: sender.id)
+            await scheduleContinuation(resetAt: epoch, by: sender.id)
         default:
             logger.warning("unknown button payload", metadata: ["action": "\(action)"])
         }
@@ -118,18 +118,6 @@ extension Conversation {
         } catch {
             await reply("Could not start the run: \(TelegramHTML.escape("\(error)"))")
         }
-    }
-
-    /// A usage limit said when it resets: continue by itself then.
-    private func scheduleContinuation(at epoch: Int64, by userID: Int64) {
-        scheduledContinuation?.cancel()
-        let delay = max(0, epoch * 1000 - UnixTime.nowMillis()) + 30_000
-        scheduledContinuation = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(delay))
-            guard !Task.isCancelled, let self else { return }
-            try? await self.prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false, from: userID)
-        }
-        Task { await reply("⏰ I'll continue at \(RunFailure.clock(epoch)) UTC (if the bot is not restarted before then).") }
     }
 
     /// After a restart: the run a crash cut off is reported, with a button to resume it.

@@ -72,10 +72,13 @@ extension Conversation {
         if let notice = dropped?.noticeID {
             _ = try? await context.outbox.edit(EditMessageText(chatID: key.chatID, messageID: notice, text: "🗑 Queued message discarded by /cancel."))
         }
+        let calledOff = await callOffContinuation().map { " The continuation at \(Self.clock(millis: $0)) UTC is called off." } ?? ""
         if await cancelRun() {
-            await reply("⏹ Stopping Claude…" + (dropped == nil ? "" : " Your queued message was discarded too."))
+            await reply("⏹ Stopping Claude…" + (dropped == nil ? "" : " Your queued message was discarded too.") + calledOff)
+        } else if dropped != nil {
+            await reply("🗑 Your queued message was discarded." + calledOff)
         } else {
-            await reply(dropped == nil ? "Nothing is running." : "🗑 Your queued message was discarded.")
+            await reply(calledOff.isEmpty ? "Nothing is running." : "⏰" + calledOff)
         }
     }
 
@@ -98,6 +101,9 @@ extension Conversation {
         }
         if let queued = try? await context.conversations.queued(of: key) {
             lines.append("📥 <b>Queued</b> one message (\(queued.text.count) characters)")
+        }
+        if let dueAt = continuationDueAt {
+            lines.append("⏰ <b>Continues</b> by itself at \(Self.clock(millis: dueAt)) UTC (/cancel calls it off)")
         }
         if let gitLines = await gitStatusLines() { lines.append(contentsOf: gitLines) }
         let running = await context.slots.running, waitingRuns = await context.slots.waiting

@@ -1,0 +1,58 @@
+/// "Continue at": a run stopped by a usage limit that said when it resets goes on by itself
+/// then, as a prompt from whoever tapped the button. Kept in ContinuationStore, so a restart
+/// before then does not lose it; /cancel calls it off.
+extension Conversation {
+    func scheduleContinuation(resetAt epoch: Int64, by userID: Int64) async {
+        let dueAt = epoch * 1000 + Int64(context.settings.continueAfterReset.components.seconds) * 1000
+        do {
+            try await context.continuations.schedule(ScheduledContinuation(conversation: key, dueAt: dueAt, userID: userID))
+        } catch {
+            logger.error("could not keep the continuation", metadata: ["error": "\(error)"])
+            await reply("⚠️ I could not schedule that: the bot could not record it. Send “Continue” yourself after \(RunFailure.clock(epoch)) UTC.")
+            return
+        }
+        arm(dueAt: dueAt, userID: userID)
+        await reply("⏰ I'll continue at \(Self.clock(millis: dueAt)) UTC. /cancel calls it off.")
+    }
+
+    /// After a restart: the timer again, or at once if it came due while the bot was down.
+    func restore(_ continuation: ScheduledContinuation) {
+        arm(dueAt: continuation.dueAt, userID: continuation.userID)
+    }
+
+    /// Calls the continuation off; its due time (unix ms) when there was one.
+    func callOffContinuation() async -> Int64? {
+        guard let dueAt = continuationDueAt else { return nil }
+        scheduledContinuation?.cancel()
+        scheduledContinuation = nil
+        continuationDueAt = nil
+        _ = try? await context.continuations.cancel(key)
+        return dueAt
+    }
+
+    static func clock(millis: Int64) -> String { RunFailure.clock((millis + 999) / 1000) }
+
+    private func arm(dueAt: Int64, userID: Int64) {
+        scheduledContinuation?.cancel()
+        continuationDueAt = dueAt
+        let delay = max(0, dueAt - UnixTime.nowMillis())
+        scheduledContinuation = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(delay))
+            guard !Task.isCancelled, let self else { return }
+            await self.continueAsScheduled(dueAt: dueAt, userID: userID)
+        }
+    }
+
+    private func continueAsScheduled(dueAt: Int64, userID: Int64) async {
+        // Taken from the store first: a call-off or a moved time that won the race stops it.
+        guard continuationDueAt == dueAt, (try? await context.continuations.take(key, dueAt: dueAt)) == true else { return }
+        continuationDueAt = nil
+        scheduledContinuation = nil
+        do {
+            try await prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false, from: userID)
+        } catch {
+            logger.error("the scheduled continuation did not start", metadata: ["error": "\(error)"])
+            await reply("⚠️ The scheduled continuation could not start: \(TelegramHTML.escape("\(error)"))")
+        }
+    }
+}
