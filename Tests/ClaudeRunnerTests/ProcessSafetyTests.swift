@@ -100,7 +100,7 @@ import Testing
         }
         #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: needle).isEmpty }, "the tool runs")
         #expect(bot.stop(within: .seconds(5)) & 0x7f == SIGKILL, "the bot is gone")
-        #expect(await eventually(within: .seconds(15)) { processes(commandLineContaining: needle).isEmpty },
+        #expect(await eventually(within: .seconds(20)) { processes(commandLineContaining: needle).isEmpty },
             "left: \(processes(commandLineContaining: needle).map { ($0, (try? String(contentsOfFile: "/proc/\($0)/stat", encoding: .utf8)) ?? "") })")
 
         // A reaper whose parent is already gone when it starts runs nothing.

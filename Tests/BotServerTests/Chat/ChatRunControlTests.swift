@@ -132,11 +132,11 @@ import TestSupport
 
             // /new in the same moment: it waits for the delivery too, instead of being refused.
             try await harness.send("three")
-            #expect(await eventually {
+            #expect(await eventually(within: .seconds(30)) {
                 ((try? await harness.bot.calls(method: "sendMessage")) ?? []).filter { $0.text?.contains("Working") == true }.count == 3
             }, "the third progress message")
             try await harness.bot.script(method: "sendMessage", times: 1, respond: ["hang": 2])
-            #expect(await eventually { await Self.doneCards(harness) == 3 }, "the third run is concluding")
+            #expect(await eventually(within: .seconds(30)) { await Self.doneCards(harness) == 3 }, "the third run is concluding")
             try await harness.send("/new")
             #expect(try await harness.waitForMessage(containing: "New session") != nil)
             let texts = try await harness.bot.calls(method: "sendMessage").compactMap(\.text)
@@ -178,8 +178,8 @@ import TestSupport
             try execution.send(signal: .kill)
         }
         #expect(first.status == .signaled(SIGKILL))
-        // Its CLI, still waiting for the API, does not outlive it: the reaper ends it.
-        #expect(await eventually(within: .seconds(10)) { processes(workingIn: harness.project).isEmpty },
+        // Its CLI, still waiting for the API, does not outlive it: the reaper ends it (within about 6 s).
+        #expect(await eventually(within: .seconds(20)) { processes(workingIn: harness.project).isEmpty },
             "still running in the project: \(processes(workingIn: harness.project))")
 
         // The resumed transcript holds the cut-off turn, so the answer may be asked as turn 0 or 1.

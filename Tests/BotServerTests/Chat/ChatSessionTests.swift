@@ -57,7 +57,7 @@ import TestSupport
         /// The newest failure report's button (the progress card says it too, without one).
         func continueButton() async throws -> (data: String, message: Int64) {
             var report: [String: Any]?
-            _ = await eventually {
+            _ = await eventually(within: .seconds(30)) {
                 report = ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).last { ChatHarness.button("Continue at", in: $0) != nil }
                 return report != nil
             }
@@ -67,7 +67,7 @@ import TestSupport
         var resetsAt: Int64 = 0
         let (first, firstLog) = try await harness.run(environment) { _ in
             // Reset well after this bot has stopped: the continuation must come from the next one.
-            let (epoch, turn) = limit(resetIn: 20)
+            let (epoch, turn) = limit(resetIn: 25)
             resetsAt = epoch
             try await harness.anthropic.script([turn, ["text": "Picked up where I stopped."]])
             try await harness.send("a long job")
@@ -91,7 +91,7 @@ import TestSupport
             try await harness.send("more work")
             let (button, message) = try await continueButton()
             try await harness.tap(button, on: message)
-            #expect(await eventually {
+            #expect(await eventually(within: .seconds(30)) {
                 ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["text"] as? String)?.contains("I'll continue at") == true }.count == 2
             })
             try #require(Int64(Date().timeIntervalSince1970) < epoch, "the reset came before /cancel: the test proves nothing")
