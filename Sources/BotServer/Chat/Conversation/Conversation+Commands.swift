@@ -102,7 +102,7 @@ extension Conversation {
         if let queued = try? await context.conversations.queued(of: key) {
             lines.append("📥 <b>Queued</b> one message (\(queued.text.count) characters)")
         }
-        if let dueAt = continuationDueAt {
+        if let dueAt = scheduledContinuation?.dueAt {
             lines.append("⏰ <b>Continues</b> by itself at \(Self.clock(millis: dueAt)) UTC (/cancel calls it off)")
         }
         if let gitLines = await gitStatusLines() { lines.append(contentsOf: gitLines) }

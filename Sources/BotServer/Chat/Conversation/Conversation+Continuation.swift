@@ -22,31 +22,42 @@ extension Conversation {
 
     /// Calls the continuation off; its due time (unix ms) when there was one.
     func callOffContinuation() async -> Int64? {
-        guard let dueAt = continuationDueAt else { return nil }
-        scheduledContinuation?.cancel()
+        guard let (dueAt, timer) = scheduledContinuation else { return nil }
+        timer.cancel()
         scheduledContinuation = nil
-        continuationDueAt = nil
-        _ = try? await context.continuations.cancel(key)
+        do {
+            _ = try await context.continuations.cancel(key)
+        } catch {
+            // Called off until a restart, which would arm it again from the row.
+            logger.error("could not delete the called-off continuation", metadata: ["error": "\(error)"])
+        }
         return dueAt
     }
 
     static func clock(millis: Int64) -> String { RunFailure.clock((millis + 999) / 1000) }
 
     private func arm(dueAt: Int64, userID: Int64) {
-        scheduledContinuation?.cancel()
-        continuationDueAt = dueAt
+        scheduledContinuation?.timer.cancel()
         let delay = max(0, dueAt - UnixTime.nowMillis())
-        scheduledContinuation = Task { [weak self] in
+        let timer = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(delay))
             guard !Task.isCancelled, let self else { return }
             await self.continueAsScheduled(dueAt: dueAt, userID: userID)
         }
+        scheduledContinuation = (dueAt, timer)
     }
 
     private func continueAsScheduled(dueAt: Int64, userID: Int64) async {
+        guard scheduledContinuation?.dueAt == dueAt else { return }
         // Taken from the store first: a call-off or a moved time that won the race stops it.
-        guard continuationDueAt == dueAt, (try? await context.continuations.take(key, dueAt: dueAt)) == true else { return }
-        continuationDueAt = nil
+        do {
+            guard try await context.continuations.take(key, dueAt: dueAt) else { return }
+        } catch {
+            logger.error("could not take the scheduled continuation; it runs after a restart", metadata: ["error": "\(error)"])
+            return
+        }
+        // Called off or moved while the row was being taken: that wins too.
+        guard scheduledContinuation?.dueAt == dueAt else { return }
         scheduledContinuation = nil
         do {
             try await prompt("Continue where you left off.", messageID: 0, updateID: nil, isForward: false, from: userID)

@@ -40,9 +40,8 @@ actor Conversation {
     var forwardTimer: Task<Void, Never>?
     /// Private chats get drafts and a faster edit pace; groups are paced at a third.
     var isPrivate: Bool
-    /// "Continue at": the timer, and when it is due (unix ms; kept in ContinuationStore too).
-    var scheduledContinuation: Task<Void, Never>?
-    var continuationDueAt: Int64?
+    /// "Continue at": when it is due (unix ms; kept in ContinuationStore too) and its timer.
+    var scheduledContinuation: (dueAt: Int64, timer: Task<Void, Never>)?
     /// Files the user sent that wait for the prompt they belong to.
     var pendingAttachments: [Attachment] = []
     var pendingCaption: String?
