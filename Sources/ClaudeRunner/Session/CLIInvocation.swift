@@ -24,9 +24,6 @@ struct CLIInvocation {
         return arguments
     }
 
-    /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
-    /// absolute against our working directory (the child starts in the project's, where it
-    /// would otherwise be looked up — found by the runner benchmark).
     /// What to start: the reaper with the CLI as its command when there is one (it applies
     /// the niceness, and ends the CLI if `parent`, this process, dies), else the CLI, behind
     /// coreutils `nice` when the niceness is above zero and `nice` is on PATH.
@@ -44,6 +41,9 @@ struct CLIInvocation {
         return (claude, arguments)
     }
 
+    /// A bare name is looked up on the CLI's PATH, as a shell would; a relative path is made
+    /// absolute against our working directory (the child starts in the project's, where it
+    /// would otherwise be looked up — found by the runner benchmark).
     static func resolve(_ executable: String, path: String?) -> String {
         if executable.hasPrefix("/") { return executable }
         if executable.contains("/") {
