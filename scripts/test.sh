@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-dependencies.sh
+# The accounts the isolation tests switch to (root only; elsewhere those tests skip and say so).
+scripts/create-test-users.sh
 # The real Claude Code CLI, from PyPI (pinned, cached under .build/): the runner's tests drive it.
 CLAUDE_TEST_BIN="$(scripts/install-claude-cli.sh | tail -n 1)"
 export CLAUDE_TEST_BIN

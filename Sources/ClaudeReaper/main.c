@@ -1,7 +1,15 @@
 // claude-reaper: runs one command (the Claude Code CLI) as its child and makes sure that
 // nothing the command starts outlives it, and that nothing is left as a zombie.
 //
-//   claude-reaper [--nice N] [--parent PID] COMMAND [ARGS...]
+//   claude-reaper [--nice N] [--parent PID] [--user UID:GID[:GROUPS]] [--hide PATH]... COMMAND [ARGS...]
+//
+// --user runs the command as another, unprivileged user (CLAUDE_USER): supplementary groups,
+// gid, uid, every capability dropped, no way back (identity.c). This process then keeps only
+// the effective uid of that user, so that it may still kill everything below it, and its own
+// real uid, so that the bot may still signal it. It needs cap_setuid and cap_setgid for that
+// (file capabilities, or ambient ones from a bot started as root), and drops them at once.
+// --hide PATH covers PATH (the bot's data directory, its secret files) in a private mount
+// namespace of the command's: for a CLI that runs as the bot's own user (hiding.c).
 //
 // --nice N runs the command N steps nicer than this process (its tools inherit it), so that
 // Claude's builds and tests never starve the bot that started it of CPU. Where the kernel
@@ -39,6 +47,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "identity.h"
 
 static volatile sig_atomic_t forward_signal = 0;
 static volatile sig_atomic_t kill_everything = 0;
@@ -123,17 +133,34 @@ static long monotonic_ms(void) {
 int main(int argc, char **argv) {
     int niceness = 0;
     pid_t parent = 0;
-    while (argc >= 3 && (strcmp(argv[1], "--nice") == 0 || strcmp(argv[1], "--parent") == 0)) {
-        int is_nice = strcmp(argv[1], "--nice") == 0;
-        long value = is_nice ? option_value(argv, "--nice", 0, 19) : option_value(argv, "--parent", 1, 0x7fffffff);
-        if (value < 0) return 2;
-        if (is_nice) niceness = (int)value;
-        else parent = (pid_t)value;
+    struct target_user user;
+    int switch_user = 0;
+    char *hidden[MAX_HIDDEN];
+    int hidden_count = 0;
+    while (argc >= 3 && argv[1][0] == '-' && argv[1][1] == '-') {
+        if (strcmp(argv[1], "--nice") == 0 || strcmp(argv[1], "--parent") == 0) {
+            int is_nice = strcmp(argv[1], "--nice") == 0;
+            long value = is_nice ? option_value(argv, "--nice", 0, 19) : option_value(argv, "--parent", 1, 0x7fffffff);
+            if (value < 0) return 2;
+            if (is_nice) niceness = (int)value;
+            else parent = (pid_t)value;
+        } else if (strcmp(argv[1], "--user") == 0) {
+            if (parse_target_user(argv[2], &user) != 0) return 2;
+            switch_user = 1;
+        } else if (strcmp(argv[1], "--hide") == 0) {
+            if (hidden_count == MAX_HIDDEN || argv[2][0] != '/') {
+                fprintf(stderr, "claude-reaper: --hide takes up to %d absolute paths, got %s\n", MAX_HIDDEN, argv[2]);
+                return 2;
+            }
+            hidden[hidden_count++] = argv[2];
+        } else {
+            break;
+        }
         argv += 2;
         argc -= 2;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: claude-reaper [--nice N] [--parent PID] COMMAND [ARGS...]\n");
+        fprintf(stderr, "usage: claude-reaper [--nice N] [--parent PID] [--user UID:GID[:GROUPS]] [--hide PATH]... COMMAND [ARGS...]\n");
         return 2;
     }
     // Gone before we got here: nothing would ever read the command's output.
@@ -167,6 +194,7 @@ int main(int argc, char **argv) {
     int autogroup_tries = niceness > 0 ? 50 : 0;
     if (autogroup_tries > 0 && nice_autogroup(niceness)) autogroup_tries = 0;
 
+    pid_t reaper = getpid();
     pid_t command = fork();
     if (command < 0) {
         perror("claude-reaper: fork");
@@ -179,6 +207,14 @@ int main(int argc, char **argv) {
         signal(SIGUSR1, SIG_DFL);
         signal(SIGALRM, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);  // the CLI and its tools start as programs expect
+        // Nothing of the command runs before its identity and its view are final: exit 126,
+        // as a shell does for a command it found but could not run.
+        if (switch_user && become_target_user(&user) != 0) _exit(126);
+        if (hidden_count > 0 && hide_paths(hidden, hidden_count) != 0) _exit(126);
+        // A credential change clears it, so it is set after: should this process die without
+        // its cleanup (SIGKILL), the command goes too instead of running on unwatched.
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != reaper) _exit(126);
         errno = 0;
         if (niceness > 0 && nice(niceness) == -1 && errno != 0) {
             fprintf(stderr, "claude-reaper: nice(%d): %s\n", niceness, strerror(errno));
@@ -188,6 +224,11 @@ int main(int argc, char **argv) {
         _exit(127);
     }
 
+    if (switch_user && keep_watch_over(&user) != 0) {
+        kill(command, SIGKILL);
+        waitpid(command, NULL, 0);
+        return 126;
+    }
     pid_t self = getpid();
     int command_status = 0, command_done = 0;
     long orphaned_at = -1;  // when the parent was found gone

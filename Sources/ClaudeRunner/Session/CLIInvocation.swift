@@ -25,14 +25,17 @@ struct CLIInvocation {
     }
 
     /// What to start: the reaper with the CLI as its command when there is one (it applies
-    /// the niceness, and ends the CLI if `parent`, this process, dies), else the CLI, behind
-    /// coreutils `nice` when the niceness is above zero and `nice` is on PATH.
+    /// the niceness and the sandbox, and ends the CLI if `parent`, this process, dies), else
+    /// the CLI, behind coreutils `nice` when the niceness is above zero and `nice` is on PATH.
+    /// A sandbox without a reaper starts the reaper by name, which then fails to run: never
+    /// the CLI without the sandbox it was configured with.
     static func launch(
-        claude: String, arguments: [String], reaper: String?, niceness: Int, path: String?, parent: pid_t = getpid()
+        claude: String, arguments: [String], reaper: String?, niceness: Int, path: String?, parent: pid_t = getpid(),
+        sandbox: ToolSandbox = ToolSandbox()
     ) -> (executable: String, arguments: [String]) {
-        if let reaper {
+        if reaper != nil || !sandbox.isEmpty {
             let nice = niceness > 0 ? ["--nice", String(niceness)] : []
-            return (reaper, nice + ["--parent", String(parent)] + [claude] + arguments)
+            return (reaper ?? "claude-reaper", nice + ["--parent", String(parent)] + sandbox.reaperArguments + [claude] + arguments)
         }
         let nice = resolve("nice", path: path)
         if niceness > 0, nice.hasPrefix("/") {

@@ -8,6 +8,9 @@ public struct ClaudeConfiguration: Sendable {
     /// starts outlives it (built with this package, installed beside `botserver`). nil: the
     /// host process becomes the subreaper itself, which also reaps only what it kills.
     public var reaper: String? = ClaudeConfiguration.reaperBesideExecutable()
+    /// Who the CLI and its tools run as and what they may not see; applied by the reaper,
+    /// so a non-empty sandbox needs one.
+    public var sandbox = ToolSandbox()
     /// The CLI's whole environment, built with `minimalEnvironment`: never the bot's own
     /// secrets. The runner adds its process marker and CLAUDE_CODE_MAX_RETRIES.
     public var environment: [String: String]

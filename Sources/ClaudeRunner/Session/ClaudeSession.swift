@@ -145,7 +145,7 @@ public actor ClaudeSession {
         ).arguments
         let (executable, launchArguments) = CLIInvocation.launch(
             claude: claude, arguments: cliArguments, reaper: configuration.reaper.map { CLIInvocation.resolve($0, path: nil) },
-            niceness: configuration.niceness, path: environment["PATH"])
+            niceness: configuration.niceness, path: environment["PATH"], sandbox: configuration.sandbox)
         process.start(CLIProcess.Launch(
             executable: executable, arguments: launchArguments, environment: environment,
             workingDirectory: options.workingDirectory,
