@@ -9,10 +9,17 @@ import ServiceLifecycle
 struct BotApplication {
     let configuration: Configuration
     let chat: ChatSettings
+    /// The process is non-dumpable with its secrets wiped from its environment (ProcessHardening).
+    let hardened: Bool
 
     func run() async throws {
         Self.bootstrapLogging(configuration)
         let logger = Logger(label: "botserver")
+        var chat = self.chat
+        let isolation = try await Self.isolateTools(configuration, chat, hardened: hardened)
+        logger.log(level: isolation.level == .none ? .warning : .notice, "\(isolation.line)")
+        chat.claude.sandbox = isolation.claudeSandbox
+        chat.git.sandbox = isolation.gitSandbox
 
         let database: Database
         do {
@@ -53,8 +60,9 @@ struct BotApplication {
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
             try DataDirectory.create(chat.temporaryDirectory)
-            // Claude's HOME (its login and transcripts) may be a fresh volume's subfolder.
-            if let home = chat.claude.environment["HOME"] { try DataDirectory.create(home) }
+            // Claude's HOME (its login and transcripts) may be a fresh volume's subfolder; a
+            // CLAUDE_USER's is made as that user by ToolIsolation.
+            if chat.isolation.claudeUser == nil { try DataDirectory.create(chat.claudeHome) }
             // Before any update is handled: what was running when the bot stopped was cut off.
             try await chatService.markInterruptedRuns()
             try await dispatcher.resumePending()
@@ -117,6 +125,25 @@ struct BotApplication {
         try await group.run()
         await database.close()
         logger.info("bye")
+    }
+
+    /// Establishes how Claude's tools are kept from the bot (ToolIsolation): DATA_DIR exists
+    /// first, so that it can be checked and covered.
+    static func isolateTools(_ configuration: Configuration, _ chat: ChatSettings, hardened: Bool) async throws(StartupError) -> ToolIsolation {
+        do {
+            try DataDirectory.create(configuration.dataDirectory)
+        } catch {
+            throw .database(path: configuration.databasePath, underlying: error)
+        }
+        do {
+            return try await ToolIsolation.establish(
+                settings: chat.isolation, reaper: chat.claude.reaper, workspace: chat.workspaceRoot,
+                claudeHome: chat.isolation.claudeUser == nil ? nil : chat.claudeHome,
+                guarded: .init(dataDirectory: configuration.dataDirectory, secretFiles: chat.isolation.secretFiles, sshKey: chat.git.sshKeyPath),
+                hardened: hardened, environment: chat.claude.environment)
+        } catch {
+            throw .isolation(error.description)
+        }
     }
 
     static func bootstrapLogging(_ configuration: Configuration) {

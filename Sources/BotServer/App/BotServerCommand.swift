@@ -19,6 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
         let chat: ChatSettings
         do {
             let environment = Environment(ProcessEnvironment.current())
+            try Self.dropRootIfAsked(environment)
             configuration = try Configuration.load(from: environment)
             chat = try ChatSettings.load(
                 from: environment, currentDirectory: ProcessEnvironment.currentDirectory(), dataDirectory: configuration.dataDirectory)
@@ -26,12 +27,28 @@ struct ServeCommand: AsyncParsableCommand {
             ProcessEnvironment.printError("botserver: \(error)")
             throw ExitCode(2)
         }
-        let application = BotApplication(configuration: configuration, chat: chat)
+        let application = BotApplication(configuration: configuration, chat: chat, hardened: false)
         do {
             try await application.run()
         } catch let error as StartupError {
             ProcessEnvironment.printError("botserver: \(error)")
             throw ExitCode(1)
+        }
+    }
+}
+
+extension ServeCommand {
+    /// Started as root with CLAUDE_USER: become BOT_USER before anything else (PrivilegeDrop).
+    static func dropRootIfAsked(_ environment: Environment) throws {
+        let isolation = try IsolationSettings.load(from: environment)
+        guard PrivilegeDrop.isNeeded(isolation) else { return }
+        let home = environment.optional("CLAUDE_HOME") ?? isolation.claudeUser?.home
+        do {
+            try PrivilegeDrop.becomeBotUser(
+                isolation, dataDirectory: environment.optional("DATA_DIR") ?? "./data",
+                workspace: environment.optional("WORKSPACE_ROOT") ?? "./workspace", claudeHome: home)
+        } catch {
+            throw ConfigurationError(variable: "BOT_USER", problem: error.description)
         }
     }
 }

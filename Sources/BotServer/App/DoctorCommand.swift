@@ -1,8 +1,10 @@
 import ArgumentParser
+import ClaudeRunner
 import Glibc
 import HTTPCore
 import Logging
 import Subprocess
+import SystemPackage
 
 /// `botserver doctor`: everything the bot needs, checked in the order an operator would fix
 /// it, with one line per check and a non-zero exit when any fails.
@@ -20,14 +22,23 @@ struct DoctorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let checks = await Self.checks(environment: Environment(ProcessEnvironment.current()))
+        let environment = Environment(ProcessEnvironment.current())
+        // As serve would run: started as root with CLAUDE_USER, it checks as BOT_USER.
+        do {
+            try ServeCommand.dropRootIfAsked(environment)
+        } catch {
+            print("✘ configuration: \(error)")
+            throw ExitCode(1)
+        }
+        let checks = await Self.checks(environment: environment, hardened: false)
         for check in checks { print(check.line) }
         let failed = checks.filter { !$0.ok }.count
         print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
         if failed > 0 { throw ExitCode(1) }
     }
 
-    static func checks(environment: Environment) async -> [Check] {
+    /// `hardened`: this process applied the hardening serve applies (ProcessHardening).
+    static func checks(environment: Environment, hardened: Bool) async -> [Check] {
         LoggingSystem.bootstrap { label in SwiftLogNoOpLogHandler(label) }
         var checks: [Check] = []
         let configuration: Configuration
@@ -41,11 +52,15 @@ struct DoctorCommand: AsyncParsableCommand {
             checks.append(Check(name: "configuration", ok: false, detail: "\(error)"))
             return checks
         }
+        let isolation = await toolIsolation(configuration, chat, hardened: hardened)
+        checks.append(isolation.check)
         checks.append(await database(configuration))
         checks.append(workspace(chat.workspaceRoot))
-        checks.append(await version(of: chat.claude.executable, name: "claude", hint: "install Claude Code or set CLAUDE_BIN"))
+        var claude = chat.claude
+        claude.sandbox = isolation.sandbox
+        checks.append(await version(of: claude, hint: "install Claude Code or set CLAUDE_BIN"))
         checks.append(await version(of: "git", name: "git", hint: "install git"))
-        checks.append(credentials(chat))
+        checks.append(await credentials(claude))
         checks.append(contentsOf: await telegram(configuration))
         return checks
     }
@@ -70,10 +85,38 @@ struct DoctorCommand: AsyncParsableCommand {
         return Check(name: "workspace", ok: true, detail: "\(root) writable, \(projects) project folder\(projects == 1 ? "" : "s")")
     }
 
+    /// The isolation serve would establish (ToolIsolation), as a check: failed when serve
+    /// would refuse to start, or when REQUIRE_TOOL_ISOLATION is not met.
+    private static func toolIsolation(_ configuration: Configuration, _ chat: ChatSettings, hardened: Bool) async -> (check: Check, sandbox: ToolSandbox) {
+        do {
+            let isolation = try await BotApplication.isolateTools(configuration, chat, hardened: hardened)
+            let line = isolation.line.dropFirst("tool isolation: ".count)
+            return (Check(name: "tool isolation", ok: true, detail: String(line)), isolation.claudeSandbox)
+        } catch {
+            return (Check(name: "tool isolation", ok: false, detail: "\(error)"), ToolSandbox())
+        }
+    }
+
+    /// `claude --version`, as Claude will run: as CLAUDE_USER, through the reaper.
+    private static func version(of claude: ClaudeConfiguration, hint: String) async -> Check {
+        guard !claude.sandbox.isEmpty, let reaper = claude.reaper else {
+            return await version(of: claude.executable, name: "claude", hint: hint)
+        }
+        return await version(of: reaper, arguments: claude.sandbox.reaperArguments + ["timeout", "20", claude.executable, "--version"], name: "claude", hint: hint, environment: claude.environment)
+    }
+
     private static func version(of executable: String, name: String, hint: String) async -> Check {
+        await version(of: "timeout", arguments: ["20", executable, "--version"], name: name, hint: hint, environment: nil)
+    }
+
+    private static func version(of program: String, arguments: [String], name: String, hint: String, environment: [String: String]?) async -> Check {
+        let executable = arguments.last == "--version" ? arguments[arguments.count - 2] : program
         do {
             let result = try await Subprocess.run(
-                .name("timeout"), arguments: ["20", executable, "--version"], input: .none,
+                program.hasPrefix("/") ? .path(FilePath(program)) : .name(program), arguments: Arguments(arguments),
+                environment: environment.map { values in .custom(Dictionary(uniqueKeysWithValues: values.compactMap { key, value in
+                    Subprocess.Environment.Key(rawValue: key).map { ($0, value) }
+                })) } ?? .inherit, input: .none,
                 output: .string(limit: 4096), error: .string(limit: 4096))
             guard case .exited(0) = result.terminationStatus else {
                 return Check(name: name, ok: false, detail: "`\(executable) --version` failed (\(result.terminationStatus)): \(result.standardError.trimmingWhitespace()); \(hint)")
@@ -84,13 +127,24 @@ struct DoctorCommand: AsyncParsableCommand {
         }
     }
 
-    private static func credentials(_ chat: ChatSettings) -> Check {
-        let environment = chat.claude.environment
+    /// Looked for as Claude will look: a CLAUDE_USER's login is that user's to read.
+    private static func credentials(_ claude: ClaudeConfiguration) async -> Check {
+        let environment = claude.environment
         if environment["ANTHROPIC_API_KEY"] != nil || environment["ANTHROPIC_AUTH_TOKEN"] != nil || environment["CLAUDE_CODE_OAUTH_TOKEN"] != nil {
             return Check(name: "claude login", ok: true, detail: "credentials from the environment")
         }
         let home = environment["HOME"] ?? ""
-        if access(home + "/.claude/.credentials.json", R_OK) == 0 || access(home + "/.claude.json", R_OK) == 0 {
+        let files = [home + "/.claude/.credentials.json", home + "/.claude.json"]
+        let found: Bool
+        if claude.sandbox.user != nil, let reaper = claude.reaper {
+            let result = try? await Subprocess.run(
+                .path(FilePath(reaper)), arguments: Arguments(claude.sandbox.reaperArguments + ["sh", "-c", "[ -r \"$1\" ] || [ -r \"$2\" ]", "sh"] + files),
+                input: .none, output: .discarded, error: .discarded)
+            found = result?.terminationStatus == .exited(0)
+        } else {
+            found = files.contains { access($0, R_OK) == 0 }
+        }
+        if found {
             return Check(name: "claude login", ok: true, detail: "a Claude Code login in \(home)")
         }
         return Check(

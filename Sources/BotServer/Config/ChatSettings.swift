@@ -35,6 +35,10 @@ struct ChatSettings: Sendable {
     var transcriber: Transcriber?
     /// Scratch files (answers sent as documents); under DATA_DIR.
     var temporaryDirectory: String
+    /// Who Claude runs as (CLAUDE_USER); the sandbox itself is set at start (ToolIsolation).
+    var isolation: IsolationSettings
+    /// CLAUDE_HOME as configured (the CLI's HOME).
+    var claudeHome: String { claude.environment["HOME"] ?? "/root" }
 
     func isAllowed(_ userID: Int64) -> Bool { allowedUserIDs.contains(userID) || adminUserIDs.contains(userID) }
     func isAdmin(_ userID: Int64) -> Bool { adminUserIDs.contains(userID) }
@@ -57,7 +61,9 @@ struct ChatSettings: Sendable {
             }
             defaultProject = path
         }
-        let home = environment.optional("CLAUDE_HOME") ?? environment.optional("HOME") ?? "/root"
+        let isolation = try IsolationSettings.load(from: environment)
+        // A CLAUDE_USER's own home by default: the bot's HOME is not that user's to write.
+        let home = environment.optional("CLAUDE_HOME") ?? isolation.claudeUser?.home ?? environment.optional("HOME") ?? "/root"
         var claude: ClaudeConfiguration
         do {
             claude = try ClaudeConfiguration.fromEnvironment(environment.values, home: home)
@@ -66,6 +72,12 @@ struct ChatSettings: Sendable {
         }
         // /cancel promises the process group is gone within 5 s: each stop step waits at most this.
         claude.stopGracePeriod = .seconds(1)
+        var git = Git(
+            timeout: .seconds(try environment.integer("GIT_TIMEOUT_SECONDS", default: 120, range: 5...3600)),
+            token: environment.optional("GIT_TOKEN"), sshKeyPath: environment.optional("GIT_SSH_KEY"),
+            authorName: environment.optional("GIT_AUTHOR_NAME"), authorEmail: environment.optional("GIT_AUTHOR_EMAIL"),
+            environment: ["PATH": environment.optional("PATH") ?? "/usr/local/bin:/usr/bin:/bin", "HOME": home])
+        git.reaper = claude.reaper
         return ChatSettings(
             allowedUserIDs: allowed, adminUserIDs: admins, workspaceRoot: root, defaultProject: defaultProject,
             maxConcurrentRuns: try environment.integer("MAX_CONCURRENT_RUNS", default: 3, range: 1...64),
@@ -77,13 +89,10 @@ struct ChatSettings: Sendable {
             continueAfterReset: .seconds(try environment.integer("CONTINUE_AFTER_RESET_SECONDS", default: 30, range: 0...3600)),
             draftStreaming: try environment.choice("DRAFT_STREAMING", default: true, ["on": true, "off": false, "true": true, "false": false, "1": true, "0": false]),
             claude: claude,
-            git: Git(
-                timeout: .seconds(try environment.integer("GIT_TIMEOUT_SECONDS", default: 120, range: 5...3600)),
-                token: environment.optional("GIT_TOKEN"), sshKeyPath: environment.optional("GIT_SSH_KEY"),
-                authorName: environment.optional("GIT_AUTHOR_NAME"), authorEmail: environment.optional("GIT_AUTHOR_EMAIL"),
-                environment: ["PATH": environment.optional("PATH") ?? "/usr/local/bin:/usr/bin:/bin", "HOME": home]),
+            git: git,
             transcriber: try Transcriber.fromEnvironment(environment),
-            temporaryDirectory: dataDirectory + "/tmp")
+            temporaryDirectory: dataDirectory + "/tmp",
+            isolation: isolation)
     }
 
     private static func userIDs(_ environment: Environment, _ name: String, required: Bool) throws(ConfigurationError) -> Set<Int64> {

@@ -1,3 +1,4 @@
+import ClaudeRunner
 import FoundationEssentials
 import Subprocess
 import SystemPackage
@@ -7,7 +8,7 @@ import SystemPackage
 struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
     enum Kind: Sendable, Equatable {
         case notARepository, timedOut, authenticationFailed, network, rejected, conflict, nothingToCommit, detachedHead
-        case refused, missingGit, failed
+        case refused, missingGit, failed, foreignOwner
     }
 
     let kind: Kind
@@ -20,6 +21,13 @@ struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
         let lowered = output.lowercased()
         let command = arguments.first { !$0.hasPrefix("-") && !$0.contains("=") } ?? "git"
         if status == 124 { return GitError(kind: .timedOut, summary: "git \(command) took too long and was stopped", output: output) }
+        if lowered.contains("dubious ownership") {
+            // Git refuses a repository another user owns: here, one made before CLAUDE_USER.
+            return GitError(
+                kind: .foreignOwner,
+                summary: "The repository belongs to another user than the one git runs as (CLAUDE_USER): give it to that user with chown -R",
+                output: output)
+        }
         if lowered.contains("not a git repository") {
             return GitError(kind: .notARepository, summary: "This folder is not a git repository (/init creates one, /clone brings one in)", output: output)
         }
@@ -61,6 +69,11 @@ struct Git: Sendable {
     var authorName: String?
     var authorEmail: String?
     var environment: [String: String] = ["PATH": "/usr/local/bin:/usr/bin:/bin"]
+    /// Git runs as Claude does, through `claude-reaper` (`reaper`): a repository's hooks and
+    /// config (core.fsmonitor, filters, core.sshCommand) are Claude's to write, so git must
+    /// never run them with the bot's rights. Empty: git runs as the bot.
+    var sandbox = ToolSandbox()
+    var reaper: String?
 
     struct Output: Sendable {
         let status: Int32
@@ -95,8 +108,9 @@ struct Git: Sendable {
     func execute(_ arguments: [String], in directory: String, remote: Bool = false) async throws(GitError) -> Output {
         let (argv, environment) = invocation(arguments, remote: remote)
         do {
+            let (executable, arguments) = launch(argv)
             let result = try await Subprocess.run(
-                .name("timeout"), arguments: Arguments(argv), environment: Self.subprocessEnvironment(environment),
+                executable, arguments: Arguments(arguments), environment: Self.subprocessEnvironment(environment),
                 workingDirectory: FilePath(directory), input: .none,
                 output: .string(limit: outputLimit), error: .string(limit: 1 << 20))
             return Output(status: Self.status(result.terminationStatus), standardOutput: result.standardOutput, standardError: result.standardError)
@@ -114,8 +128,9 @@ struct Git: Sendable {
         let status: Int32
         let tail: String
         do {
+            let (executable, arguments) = launch(argv)
             let result = try await Subprocess.run(
-                .name("timeout"), arguments: Arguments(argv), environment: Self.subprocessEnvironment(environment),
+                executable, arguments: Arguments(arguments), environment: Self.subprocessEnvironment(environment),
                 workingDirectory: FilePath(directory), input: .none, output: .discarded, error: .sequence
             ) { execution in
                 var pending: [UInt8] = []
@@ -140,6 +155,14 @@ struct Git: Sendable {
             throw GitError(kind: .missingGit, summary: "git could not be run", output: "\(error)")
         }
         guard status == 0 else { throw GitError.classify(arguments: arguments, status: status, output: redact(tail)) }
+    }
+
+    /// coreutils `timeout` with git's argv, behind the reaper when git is sandboxed. A sandbox
+    /// without a reaper names it anyway, so that git fails rather than run unsandboxed.
+    private func launch(_ argv: [String]) -> (Executable, [String]) {
+        guard !sandbox.isEmpty else { return (.name("timeout"), argv) }
+        let reaper = reaper ?? "claude-reaper"
+        return (reaper.hasPrefix("/") ? .path(FilePath(reaper)) : .name(reaper), sandbox.reaperArguments + ["timeout"] + argv)
     }
 
     private static func status(_ termination: TerminationStatus) -> Int32 {

@@ -12,21 +12,41 @@ final class ChatHarness: @unchecked Sendable {
     static let admin: Int64 = 1003  // allowed, admin
     static let stranger: Int64 = 999
 
+    /// Who the bot and Claude run as (ToolIsolation). `BOTSERVER_TEST_ISOLATION=separate-user`
+    /// runs every harness that way: scripts/test.sh runs the chat suites again so as root.
+    enum Isolation: Sendable {
+        /// As the test process: root in CI, so tool isolation "none".
+        case asTests
+        /// The bot started as root with CLAUDE_USER and BOT_USER: it drops to the bot account
+        /// and Claude runs as the claude account.
+        case separateUser
+        /// The whole bot as the bot account, no CLAUDE_USER: "same user, hardened".
+        case sameUser
+
+        static var fromEnvironment: Isolation {
+            ProcessInfo.processInfo.environment["BOTSERVER_TEST_ISOLATION"] == "separate-user" ? .separateUser : .asTests
+        }
+    }
+
     let bot: FakeBotAPI
     let anthropic: FakeAnthropicAPI
     let directory: TemporaryDirectory
     let port: Int
+    let isolation: Isolation
     private var nextUpdateID: Int64 = 5000
     private var nextMessageID: Int64 = 100
 
     var workspace: String { directory.path + "/workspace" }
     var project: String { workspace + "/app" }
     var dataDirectory: String { directory.path + "/data" }
+    /// Where a test puts secrets given as files (`*_FILE`), as /run/secrets would hold them.
+    var secretsDirectory: String { directory.path + "/secrets" }
 
-    private init(bot: FakeBotAPI, anthropic: FakeAnthropicAPI, directory: TemporaryDirectory) {
+    private init(bot: FakeBotAPI, anthropic: FakeAnthropicAPI, directory: TemporaryDirectory, isolation: Isolation) {
         self.bot = bot
         self.anthropic = anthropic
         self.directory = directory
+        self.isolation = isolation
         port = freeLoopbackPort()
     }
 
@@ -34,11 +54,13 @@ final class ChatHarness: @unchecked Sendable {
     /// machine's cores and starve the timing-sensitive tests of other suites running meanwhile.
     static let slots = HarnessSlots(limit: 2)
 
-    static func start() async throws -> ChatHarness {
+    static func start(isolation: Isolation = .fromEnvironment) async throws -> ChatHarness {
+        if isolation != .asTests && !TestAccounts.available { throw TestSetupError(TestAccounts.skipReason) }
         await slots.acquire()
         do {
             let harness = ChatHarness(
-                bot: try await FakeBotAPI.start(), anthropic: try await FakeAnthropicAPI.start(), directory: try TemporaryDirectory())
+                bot: try await FakeBotAPI.start(), anthropic: try await FakeAnthropicAPI.start(), directory: try TemporaryDirectory(),
+                isolation: isolation)
             for folder in ["home", "workspace/app", "workspace/other", "data"] {
                 try FileManager.default.createDirectory(atPath: harness.directory.path + "/" + folder, withIntermediateDirectories: true)
             }
@@ -63,7 +85,11 @@ final class ChatHarness: @unchecked Sendable {
     }
 
     func environment(_ extra: [String: String] = [:]) -> [String: String] {
-        BotProcess.environment(dataDirectory: dataDirectory, port: port, extra: [
+        var accounts: [String: String] = [:]
+        if isolation == .separateUser, let bot = TestAccounts.bot, let claude = TestAccounts.claude {
+            accounts = ["CLAUDE_USER": claude.name, "BOT_USER": bot.name]
+        }
+        return BotProcess.environment(dataDirectory: dataDirectory, port: port, extra: accounts.merging([
             "TELEGRAM_API_BASE_URL": bot.baseURL,
             "ALLOWED_USER_IDS": "\(Self.user)",
             "ADMIN_USER_IDS": "\(Self.admin)",
@@ -76,7 +102,39 @@ final class ChatHarness: @unchecked Sendable {
             "ANTHROPIC_BASE_URL": anthropic.baseURL,
             "ANTHROPIC_API_KEY": "sk-test",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        ].merging(extra) { $1 })
+        ] as [String: String]) { $1 }.merging(extra) { $1 })
+    }
+
+    /// Gives the harness's files to the accounts of `isolation`, as an operator would: the
+    /// projects (and any remote a test made beside them) to Claude's account in a shared,
+    /// setgid workspace, DATA_DIR to the bot's, CLAUDE_HOME to Claude's. Run before each start,
+    /// so that what a test wrote as root meanwhile is theirs too.
+    func handOverFiles() {
+        guard let bot = TestAccounts.bot, let claude = TestAccounts.claude else { return }
+        chmod(directory.path, 0o755)
+        switch isolation {
+        case .asTests:
+            return
+        case .separateUser:
+            // The projects are Claude's (as what it and git-as-Claude create would be). A
+            // remote a test serves beside them stays the test's, as a real server's would.
+            TestAccounts.give(workspace, to: claude.uid, claude.gid)
+            TestAccounts.share(workspace)
+            TestAccounts.give(directory.path + "/home", to: claude.uid, claude.gid)
+            chmod(directory.path + "/home", 0o700)
+            // The test's own git (root) looks into those projects too: git refuses a
+            // repository another user owns unless told it is safe.
+            setenv("GIT_CONFIG_COUNT", "1", 1)
+            setenv("GIT_CONFIG_KEY_0", "safe.directory", 1)
+            setenv("GIT_CONFIG_VALUE_0", "*", 1)
+        case .sameUser:
+            TestAccounts.give(directory.path, to: bot.uid, bot.gid)
+        }
+        // The bot's own: its database, and secret files a test put beside it.
+        for folder in [dataDirectory, secretsDirectory] where FileManager.default.fileExists(atPath: folder) {
+            TestAccounts.give(folder, to: bot.uid, bot.gid)
+            chmod(folder, 0o700)
+        }
     }
 
     /// Runs the bot for `body`, then stops it with SIGTERM (unless `body` killed it).
@@ -86,7 +144,9 @@ final class ChatHarness: @unchecked Sendable {
         _ body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void
     ) async throws -> (status: TerminationStatus, log: String) {
         let port = port
-        return try await BotProcess.run(environment: environment(extra)) { execution in
+        handOverFiles()
+        let account = isolation == .sameUser ? TestAccounts.bot : nil
+        return try await BotProcess.run(environment: environment(extra), account: account) { execution in
             guard await waitForHTTP(port: port, path: "/readyz") else { throw TestSetupError("the bot did not become ready") }
             try await body(execution)
             try? execution.send(signal: .terminate)

@@ -42,14 +42,21 @@ enum BotProcess {
     }
 
     /// Starts the server, runs `body` while it is up, and returns its exit status and stderr.
+    /// `account`: run it as that user (needs root), with its primary group and `groups`.
     static func run(
-        environment: [String: String], arguments: [String] = ["serve"],
+        environment: [String: String], arguments: [String] = ["serve"], account: TestAccounts.Account? = nil, groups: [gid_t] = [],
         body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void = { _ in }
     ) async throws -> (status: TerminationStatus, log: String) {
+        var platform = PlatformOptions()
+        if let account {
+            platform.userID = account.uid
+            platform.groupID = account.gid
+            platform.supplementaryGroups = [account.gid] + groups
+        }
         let result = try await Subprocess.run(
             .path(FilePath(binaryPath)), arguments: Arguments(arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
-            input: .none, output: .discarded, error: .string(limit: 4 << 20)
+            platformOptions: platform, input: .none, output: .discarded, error: .string(limit: 4 << 20)
         ) { execution in
             try await body(execution)
         }
