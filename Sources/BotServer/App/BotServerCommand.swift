@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration: Configuration
         let chat: ChatSettings
         do {
-            let environment = Environment(ProcessEnvironment.current())
+            let environment = try Environment.resolvingSecretFiles(ProcessEnvironment.current())
             configuration = try Configuration.load(from: environment)
             chat = try ChatSettings.load(
                 from: environment, currentDirectory: ProcessEnvironment.currentDirectory(), dataDirectory: configuration.dataDirectory)

@@ -20,7 +20,14 @@ struct DoctorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let checks = await Self.checks(environment: Environment(ProcessEnvironment.current()))
+        let checks: [Check]
+        do {
+            let environment = try Environment.resolvingSecretFiles(ProcessEnvironment.current())
+            checks = await Self.checks(environment: environment)
+        } catch {
+            // A secret file that cannot be read is a configuration problem like any other.
+            checks = [Check(name: "configuration", ok: false, detail: "\(error)")]
+        }
         for check in checks { print(check.line) }
         let failed = checks.filter { !$0.ok }.count
         print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
