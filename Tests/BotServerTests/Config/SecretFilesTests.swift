@@ -44,6 +44,7 @@ import Testing
         #expect(configuration.botToken == Self.values["TELEGRAM_BOT_TOKEN"])
         #expect(configuration.webhookSecret == Self.values["TELEGRAM_WEBHOOK_SECRET"])
         #expect(configuration.metricsToken == Self.values["METRICS_TOKEN"])
+        #expect(Set(configuration.secrets) == Set(Self.values.values))
         let chat = try ChatSettings.load(from: environment, currentDirectory: directory.path, dataDirectory: directory.path)
         #expect(chat.git.token == Self.values["GIT_TOKEN"])
         guard case let .api(_, key, _) = try #require(chat.transcriber) else {
