@@ -50,8 +50,9 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         checks.append(await database(configuration))
         checks.append(workspace(chat.workspaceRoot))
-        checks.append(await version(of: chat.claude.executable, name: "claude", hint: "install Claude Code or set CLAUDE_BIN"))
-        checks.append(await version(of: "git", name: "git", hint: "install git"))
+        let helper = HelperEnvironment.values(from: environment)
+        checks.append(await version(of: chat.claude.executable, name: "claude", hint: "install Claude Code or set CLAUDE_BIN", environment: helper))
+        checks.append(await version(of: "git", name: "git", hint: "install git", environment: helper))
         checks.append(credentials(chat))
         checks.append(contentsOf: await telegram(configuration))
         return checks
@@ -77,11 +78,12 @@ struct DoctorCommand: AsyncParsableCommand {
         return Check(name: "workspace", ok: true, detail: "\(root) writable, \(projects) project folder\(projects == 1 ? "" : "s")")
     }
 
-    private static func version(of executable: String, name: String, hint: String) async -> Check {
+    /// Runs `executable --version` with `environment` only: the bot's own holds its token.
+    private static func version(of executable: String, name: String, hint: String, environment: [String: String]) async -> Check {
         do {
             let result = try await Subprocess.run(
-                .name("timeout"), arguments: ["20", executable, "--version"], input: .none,
-                output: .string(limit: 4096), error: .string(limit: 4096))
+                .name("timeout"), arguments: ["20", executable, "--version"], environment: HelperEnvironment.subprocess(environment),
+                input: .none, output: .string(limit: 4096), error: .string(limit: 4096))
             guard case .exited(0) = result.terminationStatus else {
                 return Check(name: name, ok: false, detail: "`\(executable) --version` failed (\(result.terminationStatus)): \(result.standardError.trimmingWhitespace()); \(hint)")
             }
