@@ -26,3 +26,8 @@ static inline int clinux_is_child_subreaper(void) {
     int value = 0;
     return prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) == 0 ? value : -1;
 }
+
+// A non-dumpable process's /proc/<pid>/environ, mem and fd are closed to processes of the
+// same user that lack CAP_SYS_PTRACE, and so is ptrace: the bot's secrets stay its own.
+static inline int clinux_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+static inline int clinux_is_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }

@@ -26,6 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
             ProcessEnvironment.printError("botserver: \(error)")
             throw ExitCode(2)
         }
+        // From here on the secrets live only in this process's memory, and that is closed to
+        // the processes of its user: Claude's tools, unless they run as a user of their own.
+        let hardening = ProcessHardening.apply()
+        for problem in hardening.problems { ProcessEnvironment.printError("botserver: warning: \(problem)") }
         let application = BotApplication(configuration: configuration, chat: chat)
         do {
             try await application.run()
