@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "BotServer",
             dependencies: [
-                "HTTPCore", "ClaudeRunner", "CSQLite", "COpenSSL",
+                "HTTPCore", "ClaudeRunner", "CLinux", "CSQLite", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -57,3 +57,8 @@ static inline int clinux_pass_on_user_switch_capabilities(void) {
 static inline int clinux_has_ambient_setuid(void) {
     return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SETUID, 0, 0) == 1;
 }
+
+// A non-dumpable process's /proc/<pid>/environ, mem and fd are closed to processes of the
+// same user that lack CAP_SYS_PTRACE, and so is ptrace: the bot's secrets stay its own.
+static inline int clinux_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+static inline int clinux_is_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }

@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration: Configuration
         let chat: ChatSettings
         do {
-            let environment = Environment(ProcessEnvironment.current())
+            let environment = try Environment.resolvingSecretFiles(ProcessEnvironment.current())
             try Self.dropRootIfAsked(environment)
             configuration = try Configuration.load(from: environment)
             chat = try ChatSettings.load(
@@ -27,7 +27,11 @@ struct ServeCommand: AsyncParsableCommand {
             ProcessEnvironment.printError("botserver: \(error)")
             throw ExitCode(2)
         }
-        let application = BotApplication(configuration: configuration, chat: chat, hardened: false)
+        // From here on the secrets live only in this process's memory, and that is closed to
+        // the processes of its user: Claude's tools, unless they run as a user of their own.
+        let hardening = ProcessHardening.apply()
+        for problem in hardening.problems { ProcessEnvironment.printError("botserver: warning: \(problem)") }
+        let application = BotApplication(configuration: configuration, chat: chat, hardened: hardening.nonDumpable && hardening.environmentWiped)
         do {
             try await application.run()
         } catch let error as StartupError {

@@ -22,15 +22,18 @@ struct DoctorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = Environment(ProcessEnvironment.current())
-        // As serve would run: started as root with CLAUDE_USER, it checks as BOT_USER.
+        let checks: [Check]
         do {
+            let environment = try Environment.resolvingSecretFiles(ProcessEnvironment.current())
+            // As serve would run: started as root with CLAUDE_USER, it checks as BOT_USER.
             try ServeCommand.dropRootIfAsked(environment)
+            // And hardened as serve is, which the isolation level depends on.
+            let hardening = ProcessHardening.apply()
+            checks = await Self.checks(environment: environment, hardened: hardening.nonDumpable && hardening.environmentWiped)
         } catch {
-            print("✘ configuration: \(error)")
-            throw ExitCode(1)
+            // A secret file that cannot be read is a configuration problem like any other.
+            checks = [Check(name: "configuration", ok: false, detail: "\(error)")]
         }
-        let checks = await Self.checks(environment: environment, hardened: false)
         for check in checks { print(check.line) }
         let failed = checks.filter { !$0.ok }.count
         print(failed == 0 ? "all \(checks.count) checks passed" : "\(failed) of \(checks.count) checks failed")
@@ -56,10 +59,11 @@ struct DoctorCommand: AsyncParsableCommand {
         checks.append(isolation.check)
         checks.append(await database(configuration))
         checks.append(workspace(chat.workspaceRoot))
+        let helper = HelperEnvironment.values(from: environment)
         var claude = chat.claude
         claude.sandbox = isolation.sandbox
-        checks.append(await version(of: claude, hint: "install Claude Code or set CLAUDE_BIN"))
-        checks.append(await version(of: "git", name: "git", hint: "install git"))
+        checks.append(await version(of: claude, hint: "install Claude Code or set CLAUDE_BIN", helper: helper))
+        checks.append(await version(of: "git", name: "git", hint: "install git", environment: helper))
         checks.append(await credentials(claude))
         checks.append(contentsOf: await telegram(configuration))
         return checks
@@ -97,27 +101,29 @@ struct DoctorCommand: AsyncParsableCommand {
         }
     }
 
-    /// `claude --version`, as Claude will run: as CLAUDE_USER, through the reaper.
-    private static func version(of claude: ClaudeConfiguration, hint: String) async -> Check {
+    /// `claude --version` as Claude will run: as CLAUDE_USER through the reaper, with the
+    /// CLI's own environment; else as a helper, with `helper` only.
+    private static func version(of claude: ClaudeConfiguration, hint: String, helper: [String: String]) async -> Check {
         guard !claude.sandbox.isEmpty, let reaper = claude.reaper else {
-            return await version(of: claude.executable, name: "claude", hint: hint)
+            return await version(of: claude.executable, name: "claude", hint: hint, environment: helper)
         }
-        return await version(of: reaper, arguments: claude.sandbox.reaperArguments + ["timeout", "20", claude.executable, "--version"], name: "claude", hint: hint, environment: claude.environment)
+        return await version(
+            program: .path(FilePath(reaper)), arguments: claude.sandbox.reaperArguments + ["timeout", "20", claude.executable, "--version"],
+            executable: claude.executable, name: "claude", hint: hint, environment: claude.environment)
     }
 
-    private static func version(of executable: String, name: String, hint: String) async -> Check {
-        await version(of: "timeout", arguments: ["20", executable, "--version"], name: name, hint: hint, environment: nil)
+    /// Runs `executable --version` with `environment` only: the bot's own holds its token.
+    private static func version(of executable: String, name: String, hint: String, environment: [String: String]) async -> Check {
+        await version(program: .name("timeout"), arguments: ["20", executable, "--version"], executable: executable, name: name, hint: hint, environment: environment)
     }
 
-    private static func version(of program: String, arguments: [String], name: String, hint: String, environment: [String: String]?) async -> Check {
-        let executable = arguments.last == "--version" ? arguments[arguments.count - 2] : program
+    private static func version(
+        program: Executable, arguments: [String], executable: String, name: String, hint: String, environment: [String: String]
+    ) async -> Check {
         do {
             let result = try await Subprocess.run(
-                program.hasPrefix("/") ? .path(FilePath(program)) : .name(program), arguments: Arguments(arguments),
-                environment: environment.map { values in .custom(Dictionary(uniqueKeysWithValues: values.compactMap { key, value in
-                    Subprocess.Environment.Key(rawValue: key).map { ($0, value) }
-                })) } ?? .inherit, input: .none,
-                output: .string(limit: 4096), error: .string(limit: 4096))
+                program, arguments: Arguments(arguments), environment: HelperEnvironment.subprocess(environment),
+                input: .none, output: .string(limit: 4096), error: .string(limit: 4096))
             guard case .exited(0) = result.terminationStatus else {
                 return Check(name: name, ok: false, detail: "`\(executable) --version` failed (\(result.terminationStatus)): \(result.standardError.trimmingWhitespace()); \(hint)")
             }
@@ -139,7 +145,7 @@ struct DoctorCommand: AsyncParsableCommand {
         if claude.sandbox.user != nil, let reaper = claude.reaper {
             let result = try? await Subprocess.run(
                 .path(FilePath(reaper)), arguments: Arguments(claude.sandbox.reaperArguments + ["sh", "-c", "[ -r \"$1\" ] || [ -r \"$2\" ]", "sh"] + files),
-                input: .none, output: .discarded, error: .discarded)
+                environment: HelperEnvironment.subprocess(environment), input: .none, output: .discarded, error: .discarded)
             found = result?.terminationStatus == .exited(0)
         } else {
             found = files.contains { access($0, R_OK) == 0 }

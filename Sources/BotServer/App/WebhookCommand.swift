@@ -84,7 +84,7 @@ struct WebhookCommand: AsyncParsableCommand {
 /// Configuration for a one-shot command; a bad value exits 2 with one line, as `serve` does.
 func loadConfiguration() throws -> Configuration {
     do {
-        return try Configuration.load(from: Environment(ProcessEnvironment.current()))
+        return try Configuration.load(from: Environment.resolvingSecretFiles(ProcessEnvironment.current()))
     } catch {
         ProcessEnvironment.printError("botserver: \(error)")
         throw ExitCode(2)

@@ -39,8 +39,10 @@ struct Configuration: Sendable {
         publicURL.map { (($0.hasSuffix("/") ? String($0.dropLast()) : $0)) + WebhookEndpoint.path }
     }
 
-    /// Values that must never reach a log line.
-    var secrets: [String] { [botToken] + (webhookSecret.map { [$0] } ?? []) + (metricsToken.map { [$0] } ?? []) }
+    /// Values that must never reach a log line: every secret that is set (`Environment.secretNames`),
+    /// also those only other parts use (GIT_TOKEN, TRANSCRIPTION_API_KEY), since the log's
+    /// redactor is made from this list alone.
+    var secrets: [String]
 
     static func load(from environment: Environment) throws(ConfigurationError) -> Configuration {
         let token = try environment.required(
@@ -114,7 +116,8 @@ struct Configuration: Sendable {
                  "error": .error, "critical": .critical]),
             logFormat: try environment.choice("LOG_FORMAT", default: .text, ["text": .text, "json": .json]),
             shutdownGracePeriodSeconds: try environment.integer("SHUTDOWN_GRACE_SECONDS", default: 10, range: 0...600),
-            metricsToken: metricsToken)
+            metricsToken: metricsToken,
+            secrets: Environment.secretNames.compactMap { environment.optional($0) })
     }
 
     /// Telegram needs HTTPS; a plain-HTTP public URL is accepted only for a local Bot API server or tests.

@@ -8,7 +8,8 @@ import SystemPackage
 enum Transcriber: Sendable {
     case api(baseURL: String, key: String?, model: String)
     /// argv template; `{input}` is replaced by the audio file's path. The transcript is stdout.
-    case command([String])
+    /// The command gets `environment` (PATH, HOME, LANG), never the bot's own with its secrets.
+    case command([String], environment: [String: String])
 
     static func fromEnvironment(_ environment: Environment) throws(ConfigurationError) -> Transcriber? {
         if let base = environment.optional("TRANSCRIPTION_API_BASE_URL") {
@@ -23,7 +24,7 @@ enum Transcriber: Sendable {
             guard argv.contains(where: { $0.contains("{input}") }) else {
                 throw ConfigurationError(variable: "TRANSCRIPTION_COMMAND", problem: "must contain {input} where the audio file's path goes")
             }
-            return .command(argv)
+            return .command(argv, environment: HelperEnvironment.values(from: environment))
         }
         return nil
     }
@@ -55,12 +56,12 @@ enum Transcriber: Sendable {
                 throw .transcription("the answer has no text")
             }
             return text.trimmingWhitespace()
-        case .command(let template):
+        case let .command(template, environment):
             let argv = template.map { $0.replacingAll("{input}", with: path) }
             do {
                 let result = try await Subprocess.run(
-                    .name("timeout"), arguments: Arguments(["300"] + argv), input: .none,
-                    output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
+                    .name("timeout"), arguments: Arguments(["300"] + argv), environment: HelperEnvironment.subprocess(environment),
+                    input: .none, output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
                 guard case .exited(0) = result.terminationStatus else {
                     throw MediaError.transcription("\(argv.first ?? "the command") failed: \(result.standardError.suffix(300))")
                 }

@@ -179,18 +179,29 @@ import TestSupport
         #expect(try await harness.anthropic.mainRequests().isEmpty)
     }
 
-    @Test func aLocalCommandCanTranscribeWithoutAShell() async throws {
+    @Test func aLocalCommandCanTranscribeWithoutAShellNorTheBotsEnvironment() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
-        // `cat` stands in for whisper.cpp: the "transcript" is the file's content.
+        // A script around `cat` stands in for whisper.cpp: the "transcript" is the file's
+        // content, and the script writes down the environment it was given.
+        let script = harness.directory.path + "/transcribe"
+        let record = harness.directory.path + "/transcribe-environment"
+        try "#!/bin/sh\nenv > '\(record)'\nexec cat \"$1\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
         try await harness.bot.registerFile(id: "voice-3", content: Array("Run the tests; then stop.".utf8), path: "voice/file_3.oga")
         try await harness.anthropic.script([["text": "Tests ran."]])
-        let (status, log) = try await harness.run(["TRANSCRIPTION_COMMAND": "cat {input}"]) { _ in
+        let (status, log) = try await harness.run(["TRANSCRIPTION_COMMAND": "\(script) {input}", "LANG": "C.UTF-8"]) { _ in
             try await harness.sendMedia(["voice": ["file_id": "voice-3", "file_unique_id": "v3", "duration": 1, "mime_type": "audio/ogg", "file_size": 25]])
             #expect(try await harness.waitForMessage(containing: "Run the tests; then stop.") != nil)
             #expect(try await harness.waitForMessage(containing: "Tests ran.") != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+        // PATH, HOME and LANG, never the bot's token, its webhook secret or anything else of its own.
+        let seen = try String(contentsOfFile: record, encoding: .utf8)
+        #expect(!seen.contains(BotProcess.token) && !seen.contains(BotProcess.secret), "\(seen)")
+        let names = Set(seen.split(separator: "\n").compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+        #expect(names.isSuperset(of: ["PATH", "LANG"]), "\(names.sorted())")
+        #expect(names.isDisjoint(with: harness.environment().keys.filter { !["PATH", "HOME", "LANG"].contains($0) }), "\(names.sorted())")
     }
 
     @Test func aFileClaudeWroteCanBeFetchedWithAButton() async throws {

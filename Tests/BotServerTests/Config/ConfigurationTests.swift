@@ -98,4 +98,15 @@ import Testing
         #expect(!line.contains("s3cret_token-1"))
         #expect(line.contains("[REDACTED]"))
     }
+
+    /// The log's redactor is made from `secrets` alone, so it lists the secrets that only
+    /// other parts read too.
+    @Test func theRedactorCoversSecretsOnlyOtherPartsUse() throws {
+        var values = Self.valid
+        values["GIT_TOKEN"] = "ghp_gitToken0123456789"
+        values["TRANSCRIPTION_API_KEY"] = "sk-transcription-key"
+        let configuration = try Configuration.load(from: Environment(values))
+        let line = Redactor(secrets: configuration.secrets).redact("push with ghp_gitToken0123456789, transcribe with sk-transcription-key")
+        #expect(line == "push with [REDACTED], transcribe with [REDACTED]")
+    }
 }

@@ -3,6 +3,8 @@ import Subprocess
 import Testing
 import TestSupport
 
+@testable import BotServer
+
 /// What can be checked of the deployment without a Docker engine: the runtime image has
 /// every library the binary links, the compose file is valid, every variable is documented,
 /// and `botserver doctor` reports what is wrong.
@@ -88,6 +90,8 @@ import TestSupport
             }
         }
         read.subtract(["HOME", "PATH"])  // the system's, not the bot's settings
+        // Every secret may instead be given as a file (Environment+SecretFiles.swift).
+        read.formUnion(BotServer.Environment.secretNames.map { $0 + "_FILE" })
         #expect(read.count > 30, "\(read.sorted())")
         let example = try Self.read("deploy/.env.example")
         let documented = Set(example.split(separator: "\n").compactMap { line -> String? in

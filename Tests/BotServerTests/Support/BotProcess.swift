@@ -43,8 +43,11 @@ enum BotProcess {
 
     /// Starts the server, runs `body` while it is up, and returns its exit status and stderr.
     /// `account`: run it as that user (needs root), with its primary group and `groups`.
+    /// `launcher` is a program that execs the server in its own process (so the pid stays the
+    /// server's), with these arguments before the server's path: e.g. setpriv dropping privileges.
     static func run(
         environment: [String: String], arguments: [String] = ["serve"], account: TestAccounts.Account? = nil, groups: [gid_t] = [],
+        launcher: [String] = [],
         body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void = { _ in }
     ) async throws -> (status: TerminationStatus, log: String) {
         var platform = PlatformOptions()
@@ -53,8 +56,9 @@ enum BotProcess {
             platform.groupID = account.gid
             platform.supplementaryGroups = [account.gid] + groups
         }
+        let executable = launcher.first.map { Executable.name($0) } ?? .path(FilePath(binaryPath))
         let result = try await Subprocess.run(
-            .path(FilePath(binaryPath)), arguments: Arguments(arguments),
+            executable, arguments: Arguments(launcher.isEmpty ? arguments : launcher.dropFirst() + [binaryPath] + arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
             platformOptions: platform, input: .none, output: .discarded, error: .string(limit: 4 << 20)
         ) { execution in
