@@ -121,7 +121,7 @@ import TestSupport
         ])
         let good = try await BotProcess.command(["doctor"], environment: environment)
         #expect(good.status == .exited(0), "\(good.output)\(good.log)")
-        for name in ["configuration", "database", "workspace", "claude", "git", "claude login", "telegram token", "webhook"] {
+        for name in ["configuration", "tool isolation", "database", "workspace", "claude", "git", "claude login", "telegram token", "webhook"] {
             #expect(good.output.contains("✔ \(name):"), "\(name): \(good.output)")
         }
         #expect(good.output.contains("@fake_bot"))
@@ -133,7 +133,7 @@ import TestSupport
         #expect(bad.status == .exited(1))
         #expect(bad.output.contains("✘ claude:") && bad.output.contains("CLAUDE_BIN"))
         #expect(bad.output.contains("✘ webhook:") && bad.output.contains("botserver webhook delete"))
-        #expect(bad.output.contains("2 of 8 checks failed"), "\(bad.output)")
+        #expect(bad.output.contains("2 of 9 checks failed"), "\(bad.output)")
 
         environment["ALLOWED_USER_IDS"] = nil
         let unconfigured = try await BotProcess.command(["doctor"], environment: environment)
