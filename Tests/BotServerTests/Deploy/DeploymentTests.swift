@@ -79,13 +79,21 @@ import TestSupport
         let compose = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         let service = try #require((compose["services"] as? [String: Any])?["botserver"] as? [String: Any])
         #expect(service["build"] != nil && service["restart"] as? String == "unless-stopped")
-        #expect((service["volumes"] as? [String])?.sorted() == ["bot-data:/data", "bot-workspace:/workspace"])
+        #expect((service["volumes"] as? [String])?.sorted() == ["bot-data:/data", "bot-workspace:/workspace", "claude-home:/home/claude"])
+        let environment = service["environment"] as? [String: Any] ?? [:]
+        #expect(environment["CLAUDE_HOME"] as? String == "/home/claude" && environment["DATA_DIR"] as? String == "/data")
+        // File capabilities need the defaults: no-new-privileges would make the kernel ignore them.
+        let securityOptions = (service["security_opt"] as? [String] ?? []).joined(separator: " ")
+        #expect(!securityOptions.contains("no-new-privileges"), "\(securityOptions)")
+        for capability in service["cap_drop"] as? [String] ?? [] {
+            #expect(!["ALL", "SETUID", "SETGID", "KILL"].contains(capability.uppercased()), "\(capability)")
+        }
         #expect(service["stop_grace_period"] as? String == "30s" && service["healthcheck"] != nil && service["env_file"] != nil)
         let labels = service["labels"] as? [String] ?? []
         #expect(labels.contains("traefik.enable=true"))
         #expect(labels.contains("traefik.http.services.botserver.loadbalancer.server.port=8080"))
         #expect(labels.contains { $0.hasPrefix("traefik.http.routers.botserver.rule=Host(") })
-        #expect(Set((compose["volumes"] as? [String: Any] ?? [:]).keys) == ["bot-data", "bot-workspace"])
+        #expect(Set((compose["volumes"] as? [String: Any] ?? [:]).keys) == ["bot-data", "bot-workspace", "claude-home"])
     }
 
     /// Every variable the code reads is in .env.example, and .env.example lists nothing unused.
