@@ -37,6 +37,7 @@ RUN groupadd --gid 10001 bot \
  && groupadd --gid 10002 claude \
  && useradd --uid 10001 --gid bot --groups claude --create-home --shell /usr/sbin/nologin bot \
  && useradd --uid 10002 --gid claude --home-dir /home/claude --no-create-home --shell /usr/sbin/nologin claude \
+ && chmod 0711 /home/bot \
  && mkdir -p /data /workspace /home/claude /app \
  && chown bot:bot /data && chmod 0700 /data \
  && chown claude:claude /workspace /home/claude \
@@ -47,23 +48,25 @@ RUN curl -fsSL https://claude.ai/install.sh | bash
 USER root
 COPY --from=build --chown=root:root /out/botserver /out/claude-reaper /app/
 # claude may run the CLI the installer put in bot's home: search (x) permission on the
-# directories from / to the binary (wherever ~/.local/bin/claude links to), read+execute on
-# the binary; nobody but bot may list or change them.
+# directories from / to the binary (wherever ~/.local/bin/claude links to) and read+execute
+# on the binary; bot's home stays unlistable (0711). The binary's mode changes only if it
+# lacks o+rx: any chmod would copy all ~400 MB of it into this layer.
 # claude-reaper switches users, so it gets CAP_SETUID, CAP_SETGID and CAP_KILL (to signal
 # the CLI user's processes) as file capabilities, and only bot's group may run it: root:bot
 # 0750. setcap after chown (chown clears file capabilities); libcap2-bin leaves again in
-# this same layer. The reaper drops every capability once it has switched.
+# this same layer. The reaper drops every capability once it has switched users.
 RUN cli=$(readlink -f /home/bot/.local/bin/claude) \
  && dir=$(dirname "$cli") \
  && while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done \
- && chmod o+x /home/bot/.local/bin && chmod a+rx "$cli" \
+ && chmod o+x /home/bot/.local/bin \
+ && find "$cli" ! -perm -o=rx -exec chmod o+rx {} + \
  && chown root:bot /app/claude-reaper && chmod 0750 /app/claude-reaper \
  && apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin \
  && setcap cap_setuid,cap_setgid,cap_kill+ep /app/claude-reaper \
  && getcap /app/claude-reaper | grep -q 'cap_kill,cap_setgid,cap_setuid=ep' \
  && apt-get purge -y --auto-remove libcap2-bin \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 USER bot
 ENV PATH=/home/bot/.local/bin:/usr/local/bin:/usr/bin:/bin \
     DATA_DIR=/data \
