@@ -46,7 +46,25 @@ import TestSupport
         }
         for tool in ["git", "openssh-client", "tini", "ca-certificates", "curl"] { #expect(installed.contains(tool), "\(tool)") }
         #expect(runtime.contains("USER bot") && runtime.contains("HEALTHCHECK") && runtime.contains("STOPSIGNAL SIGTERM"))
-        #expect(runtime.contains(#"VOLUME ["/data", "/workspace"]"#))
+        #expect(runtime.contains(#"VOLUME ["/data", "/workspace", "/home/claude"]"#))
+        // Claude and its tools run as claude, apart from bot's /data (issue: Claude's tools
+        // must not reach the bot's secrets); the ids are fixed so volumes keep their owners.
+        #expect(runtime.contains("groupadd --gid 10001 bot") && runtime.contains("groupadd --gid 10002 claude"))
+        #expect(runtime.contains("useradd --uid 10001 --gid bot --groups claude"))
+        #expect(runtime.contains("useradd --uid 10002 --gid claude --home-dir /home/claude"))
+        #expect(runtime.contains("chown bot:bot /data && chmod 0700 /data"))
+        #expect(runtime.contains("chown claude:claude /workspace /home/claude"))
+        #expect(runtime.contains("chmod 2775 /workspace && chmod 0700 /home/claude"))
+        #expect(runtime.contains("CLAUDE_HOME=/home/claude") && runtime.contains("CLAUDE_USER=claude"))
+        // The reaper's capabilities: set after chown (which clears them), setcap not left behind.
+        #expect(runtime.contains("chown root:bot /app/claude-reaper && chmod 0750 /app/claude-reaper"))
+        let setcapStep = try #require(runtime.components(separatedBy: "\nRUN ").first { $0.contains("setcap cap_") })
+        let order = ["chown root:bot /app/claude-reaper", "setcap cap_setuid,cap_setgid+ep /app/claude-reaper", "apt-get purge -y --auto-remove libcap2-bin"]
+        let positions = order.compactMap { setcapStep.range(of: $0)?.lowerBound }
+        #expect(positions.count == order.count && positions == positions.sorted(), "\(setcapStep)")
+        // build_image.sh swaps exactly this line for a copy of the CLI; it runs as bot.
+        #expect(runtime.contains("USER bot\n# Claude Code by its supported installer (the native build, into ~/.local/bin).\nRUN curl -fsSL https://claude.ai/install.sh | bash\n"))
+        #expect(runtime.hasSuffix("CMD [\"serve\"]\n") && runtime.components(separatedBy: "\nUSER ").last?.hasPrefix("bot\n") == true)
         #expect(dockerfile.contains("--static-swift-stdlib --product botserver") && dockerfile.contains("--product claude-reaper"))
         #expect(runtime.contains("/out/claude-reaper /app/"), "claude-reaper must sit beside botserver")
     }
@@ -63,13 +81,21 @@ import TestSupport
         let compose = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         let service = try #require((compose["services"] as? [String: Any])?["botserver"] as? [String: Any])
         #expect(service["build"] != nil && service["restart"] as? String == "unless-stopped")
-        #expect((service["volumes"] as? [String])?.sorted() == ["bot-data:/data", "bot-workspace:/workspace"])
+        #expect((service["volumes"] as? [String])?.sorted() == ["bot-data:/data", "bot-workspace:/workspace", "claude-home:/home/claude"])
+        let environment = service["environment"] as? [String: Any] ?? [:]
+        #expect(environment["CLAUDE_HOME"] as? String == "/home/claude" && environment["DATA_DIR"] as? String == "/data")
+        // File capabilities need the defaults: no-new-privileges would make the kernel ignore them.
+        let securityOptions = (service["security_opt"] as? [String] ?? []).joined(separator: " ")
+        #expect(!securityOptions.contains("no-new-privileges"), "\(securityOptions)")
+        for capability in service["cap_drop"] as? [String] ?? [] {
+            #expect(!["ALL", "SETUID", "SETGID"].contains(capability.uppercased()), "\(capability)")
+        }
         #expect(service["stop_grace_period"] as? String == "30s" && service["healthcheck"] != nil && service["env_file"] != nil)
         let labels = service["labels"] as? [String] ?? []
         #expect(labels.contains("traefik.enable=true"))
         #expect(labels.contains("traefik.http.services.botserver.loadbalancer.server.port=8080"))
         #expect(labels.contains { $0.hasPrefix("traefik.http.routers.botserver.rule=Host(") })
-        #expect(Set((compose["volumes"] as? [String: Any] ?? [:]).keys) == ["bot-data", "bot-workspace"])
+        #expect(Set((compose["volumes"] as? [String: Any] ?? [:]).keys) == ["bot-data", "bot-workspace", "claude-home"])
     }
 
     /// Every variable the code reads is in .env.example, and .env.example lists nothing unused.
