@@ -54,7 +54,8 @@ COPY --from=build --chown=root:root /out/botserver /out/claude-reaper /app/
 # claude-reaper switches users, so it gets CAP_SETUID and CAP_SETGID as file capabilities
 # (it signals the CLI user's processes with that user's effective uid, so needs no
 # CAP_KILL), and only bot's group may run it: root:bot 0750. setcap after chown (chown
-# clears file capabilities); libcap2-bin leaves again in this same layer. The reaper drops every capability once it has switched users.
+# clears file capabilities); libcap2-bin leaves again in this same layer. The reaper drops
+# every capability once it has switched users.
 RUN cli=$(readlink -f /home/bot/.local/bin/claude) \
  && dir=$(dirname "$cli") \
  && while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done \
