@@ -30,14 +30,18 @@ public enum TestAccounts {
         for case let relative as String in enumerator { lchown(path + "/" + relative, uid, gid) }
     }
 
-    /// Every folder below `path` (and it) group-writable and setgid, as a shared workspace is.
+    /// What a shared workspace looks like when both users work with umask 0002: every
+    /// folder below `path` (and it) group-writable and setgid, every file group-writable.
     public static func share(_ path: String) {
-        var isDirectory: ObjCBool = false
-        let folders = [path] + (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }.map { path + "/" + $0 } ?? [])
-        for folder in folders where FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue {
+        let entries = [path] + (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String }.map { path + "/" + $0 } ?? [])
+        for entry in entries {
             var info = stat()
-            guard lstat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
-            chmod(folder, (info.st_mode & 0o7777) | S_ISGID | 0o070)
+            guard lstat(entry, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR: chmod(entry, (info.st_mode & 0o7777) | S_ISGID | 0o070)
+            case S_IFREG: chmod(entry, (info.st_mode & 0o7777) | 0o060)
+            default: continue
+            }
         }
     }
 }

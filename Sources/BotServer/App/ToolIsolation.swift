@@ -81,6 +81,10 @@ struct ToolIsolation: Sendable {
         }
         let probe = Probe(reaper: reaper, environment: environment)
         if let user = settings.claudeUser, let sandboxUser = settings.sandboxUser {
+            if let claudeHome, (WorkspacePath.realPath(claudeHome) ?? claudeHome).hasPrefix(dataDirectory + "/") {
+                throw Refusal(description: "CLAUDE_HOME \(claudeHome) is inside DATA_DIR \(dataDirectory), which only the bot may enter: give Claude "
+                    + "a home of its own (the image uses /home/claude, a volume of its own; deploy/COOLIFY.md shows how to move a login)")
+            }
             return try await separateUser(
                 user, sandboxUser, probe: probe, workspace: workspace, claudeHome: claudeHome,
                 guarded: [dataDirectory] + secrets)

@@ -178,14 +178,18 @@ struct Git: Sendable {
         }))
     }
 
-    private func invocation(_ arguments: [String], remote: Bool) -> (argv: [String], environment: [String: String]) {
-        var prefix = ["-c", "color.ui=never", "-c", "core.pager=cat", "-c", "advice.detachedHead=false"]
+    func invocation(_ arguments: [String], remote: Bool) -> (argv: [String], environment: [String: String]) {
+        let prefix = ["-c", "color.ui=never", "-c", "core.pager=cat", "-c", "advice.detachedHead=false"]
+        var environment = self.environment
         if remote, let token {
             // Per command, never stored: GitHub, GitLab and Gitea accept a token as Basic auth.
+            // In the environment, not on the command line: /proc/PID/cmdline is every user's to
+            // read, /proc/PID/environ only the process's own user's.
             let basic = Data("x-access-token:\(token)".utf8).base64EncodedString()
-            prefix += ["-c", "http.extraHeader=Authorization: Basic \(basic)"]
+            environment["GIT_CONFIG_COUNT"] = "1"
+            environment["GIT_CONFIG_KEY_0"] = "http.extraHeader"
+            environment["GIT_CONFIG_VALUE_0"] = "Authorization: Basic \(basic)"
         }
-        var environment = self.environment
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["GIT_PAGER"] = "cat"
         environment["LC_ALL"] = "C"

@@ -1,4 +1,7 @@
+import CLinux
+import ClaudeRunner
 import FoundationEssentials
+import Glibc
 import HTTPCore
 import Subprocess
 import SystemPackage
@@ -58,9 +61,10 @@ enum Transcriber: Sendable {
             return text.trimmingWhitespace()
         case let .command(template, environment):
             let argv = template.map { $0.replacingAll("{input}", with: path) }
+            let (executable, arguments) = Self.withoutInheritedCapabilities(["timeout", "300"] + argv)
             do {
                 let result = try await Subprocess.run(
-                    .name("timeout"), arguments: Arguments(["300"] + argv), environment: HelperEnvironment.subprocess(environment),
+                    executable, arguments: Arguments(arguments), environment: HelperEnvironment.subprocess(environment),
                     input: .none, output: .string(limit: 1 << 20), error: .string(limit: 64 << 10))
                 guard case .exited(0) = result.terminationStatus else {
                     throw MediaError.transcription("\(argv.first ?? "the command") failed: \(result.standardError.suffix(300))")
@@ -72,6 +76,18 @@ enum Transcriber: Sendable {
                 throw .transcription("\(error)")
             }
         }
+    }
+
+    /// A bot started as root holds cap_setuid and cap_setgid as ambient capabilities, for
+    /// claude-reaper (PrivilegeDrop); any other program it starts would inherit them. The
+    /// command then runs through the reaper as the bot's own user, which drops them first.
+    private static func withoutInheritedCapabilities(_ argv: [String]) -> (Executable, [String]) {
+        guard clinux_has_ambient_setuid() == 1, let reaper = ClaudeConfiguration.reaperBesideExecutable() else {
+            return (.name(argv[0]), Array(argv.dropFirst()))
+        }
+        let groups = SystemUser.currentGroups().filter { $0 != getegid() }.map(String.init).joined(separator: ",")
+        let user = "\(getuid()):\(getgid())" + (groups.isEmpty ? "" : ":" + groups)
+        return (.path(FilePath(reaper)), ["--user", user] + argv)
     }
 
     private struct Transcript: Decodable { let text: String }

@@ -10,7 +10,9 @@ enum UploadFolder {
     static func prepare(in project: String) throws(MediaError) -> String {
         let folder = project + "/" + name
         if !WorkspacePath.isDirectory(folder) {
-            guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
+            // What the umask allows: with CLAUDE_USER (umask 0002), Claude's group may add and
+            // remove files here too.
+            guard mkdir(folder, 0o775) == 0 || errno == EEXIST else {
                 throw .storage("cannot create \(folder): \(String(cString: strerror(errno)))")
             }
         }

@@ -68,13 +68,15 @@ final class TelegramBotAPI: Sendable {
     }
 
     /// Downloads a file that getFile described into `destination`; at most `maxBytes`.
-    func download(filePath: String, to destination: String, maxBytes: Int = TelegramLimits.downloadBytes)
+    /// `shared`: the file is for Claude (a project's upload), so it gets group read and write where the umask
+    /// allows rather than owner-only: with CLAUDE_USER, its group may read and change it.
+    func download(filePath: String, to destination: String, maxBytes: Int = TelegramLimits.downloadBytes, shared: Bool = false)
         async throws(TelegramError) -> Int
     {
         let request = HTTPClientRequest(method: .GET, url: base.with(target: "\(basePath)/file/bot\(token)/\(Self.escapePath(filePath))"))
         let download: HTTPClient.Download
         do {
-            download = try await http.download(request, to: destination, maxLength: maxBytes)
+            download = try await http.download(request, to: destination, maxLength: maxBytes, permissions: shared ? 0o664 : 0o600)
         } catch {
             throw .transport(error)
         }

@@ -57,11 +57,13 @@ public final class HTTPClient: Sendable {
 
     /// Streams a 2xx response body into `path` (via `path.partial`, renamed when complete, so a
     /// failed download never leaves a truncated file under the real name). At most `maxLength` bytes.
-    public func download(_ request: HTTPClientRequest, to path: String, maxLength: Int) async throws(HTTPClientError)
-        -> Download
+    /// `permissions`: the new file's mode, before the process's umask (owner-only unless the
+    /// caller shares the file).
+    public func download(_ request: HTTPClientRequest, to path: String, maxLength: Int, permissions: mode_t = 0o600)
+        async throws(HTTPClientError) -> Download
     {
         let partial = path + ".partial"
-        let file = DownloadFile(path: partial)
+        let file = DownloadFile(path: partial, permissions: permissions)
         defer { file.closeAndRemoveIfUnfinished() }
         var errorBody: [UInt8] = []
         var written = 0
@@ -151,15 +153,19 @@ public final class HTTPClient: Sendable {
 /// The file a download is streamed into.
 private final class DownloadFile {
     private let path: String
+    private let permissions: mode_t
     private var fd: Int32 = -1
     private var finished = false
 
-    init(path: String) { self.path = path }
+    init(path: String, permissions: mode_t) {
+        self.path = path
+        self.permissions = permissions
+    }
 
     /// Opened on the first slice, so a failed request creates no file.
     func write(_ bytes: [UInt8]) throws(HTTPClientError) {
         if fd < 0 {
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
             guard fd >= 0 else { throw .fileError(path: path, reason: String(cString: strerror(errno))) }
         }
         var offset = 0

@@ -262,7 +262,18 @@ import TestSupport
         #expect(GitError.classify(arguments: ["status"], status: 128, output: "fatal: not a git repository (or any of the parent directories): .git").kind == .notARepository)
         #expect(GitError.classify(arguments: ["clone"], status: 128, output: "fatal: could not read Username for 'https://github.com': terminal prompts disabled").kind == .authenticationFailed)
         #expect(GitError.classify(arguments: ["fetch"], status: 124, output: "").kind == .timedOut)
+        #expect(GitError.classify(arguments: ["status"], status: 128, output: "fatal: detected dubious ownership in repository at '/w/app'").kind == .foreignOwner)
         let git = Git(token: "s3cret")
         #expect(git.redact("remote: https://x-access-token:s3cret@host") == "remote: https://x-access-token:•••@host")
+    }
+
+    /// Every user may read a process's command line; only its own user its environment.
+    @Test func theTokenTravelsInGitsEnvironmentNeverOnItsCommandLine() {
+        let git = Git(token: "s3cret")
+        let basic = Data("x-access-token:s3cret".utf8).base64EncodedString()
+        let (argv, environment) = git.invocation(["push", "origin", "main"], remote: true)
+        #expect(!argv.joined(separator: " ").contains(basic) && !argv.joined(separator: " ").contains("s3cret"), "\(argv)")
+        #expect(environment["GIT_CONFIG_KEY_0"] == "http.extraHeader" && environment["GIT_CONFIG_VALUE_0"] == "Authorization: Basic \(basic)")
+        #expect(git.invocation(["status"], remote: false).environment["GIT_CONFIG_VALUE_0"] == nil, "local commands get no token")
     }
 }

@@ -64,7 +64,11 @@ import TestSupport
             try await harness.bot.registerFile(id: "doc-\(index)", content: Array("content \(index)".utf8), path: "documents/file_\(index)")
         }
         try await harness.bot.registerFile(id: "huge", size: 25 * 1024 * 1024)
-        try await harness.anthropic.script([["text": "Read them all."]])
+        // Claude reads one of them: with CLAUDE_USER, as another user than the bot that saved it.
+        try await harness.anthropic.script([
+            ["text": "Reading.", "tool_use": ["name": "Read", "input": ["file_path": .string(harness.project + "/.telegram-uploads/report-2.txt")]]],
+            ["text": "Read them all."],
+        ])
         let (status, log) = try await harness.run { _ in
             for (index, name) in hostile.enumerated() {
                 try await harness.sendMedia(["document": ["file_id": "doc-\(index)", "file_unique_id": "u\(index)", "file_name": name, "file_size": 9]])
@@ -84,9 +88,11 @@ import TestSupport
         #expect(names.contains("x") && names.contains("report.txt") && names.contains("report-2.txt"), "\(names)")
         #expect(names.contains { $0.hasSuffix(".csv") && $0.count == 120 })
         #expect(!FileManager.default.fileExists(atPath: harness.directory.path + "/x"))
-        let request = try #require(try await harness.anthropic.mainRequests().last).description
+        let requests = try await harness.anthropic.mainRequests()
+        let request = try #require(requests.first).description
         #expect(request.contains("Summarise these") && request.contains(".telegram-uploads/report-2.txt"))
-        #expect(try await harness.anthropic.mainRequests().count == 1)  // the files waited for the prompt
+        #expect(requests.count == 2)  // the files waited for the prompt; then the Read's result
+        #expect(requests.last?.description.contains("content 5") == true, "Claude could read the upload: \(requests.last?.description.suffix(1500) ?? "")")
     }
 
     @Test func aVoiceNoteIsTranscribedShownAndRun() async throws {
@@ -185,7 +191,8 @@ import TestSupport
         // A script around `cat` stands in for whisper.cpp: the "transcript" is the file's
         // content, and the script writes down the environment it was given.
         let script = harness.directory.path + "/transcribe"
-        let record = harness.directory.path + "/transcribe-environment"
+        // Where the bot may write in every isolation mode: its own data folder.
+        let record = harness.dataDirectory + "/transcribe-environment"
         try "#!/bin/sh\nenv > '\(record)'\nexec cat \"$1\"\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         try await harness.bot.registerFile(id: "voice-3", content: Array("Run the tests; then stop.".utf8), path: "voice/file_3.oga")

@@ -45,22 +45,17 @@ enum BotProcess {
     /// `account`: run it as that user (needs root), with its primary group and `groups`.
     /// `launcher` is a program that execs the server in its own process (so the pid stays the
     /// server's), with these arguments before the server's path: e.g. setpriv dropping privileges.
+    /// `binary`: another copy of botserver (with its own claude-reaper beside it).
     static func run(
         environment: [String: String], arguments: [String] = ["serve"], account: TestAccounts.Account? = nil, groups: [gid_t] = [],
-        launcher: [String] = [],
+        launcher: [String] = [], binary: String = binaryPath,
         body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void = { _ in }
     ) async throws -> (status: TerminationStatus, log: String) {
-        var platform = PlatformOptions()
-        if let account {
-            platform.userID = account.uid
-            platform.groupID = account.gid
-            platform.supplementaryGroups = [account.gid] + groups
-        }
-        let executable = launcher.first.map { Executable.name($0) } ?? .path(FilePath(binaryPath))
+        let executable = launcher.first.map { Executable.name($0) } ?? .path(FilePath(binary))
         let result = try await Subprocess.run(
-            executable, arguments: Arguments(launcher.isEmpty ? arguments : launcher.dropFirst() + [binaryPath] + arguments),
+            executable, arguments: Arguments(launcher.isEmpty ? arguments : launcher.dropFirst() + [binary] + arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
-            platformOptions: platform, input: .none, output: .discarded, error: .string(limit: 4 << 20)
+            platformOptions: platformOptions(account, groups), input: .none, output: .discarded, error: .string(limit: 4 << 20)
         ) { execution in
             try await body(execution)
         }
@@ -68,14 +63,25 @@ enum BotProcess {
     }
 
     /// Runs a one-shot command (e.g. `webhook info`) to completion.
-    static func command(_ arguments: [String], environment: [String: String]) async throws
-        -> (status: TerminationStatus, output: String, log: String)
+    static func command(_ arguments: [String], environment: [String: String], account: TestAccounts.Account? = nil, groups: [gid_t] = [])
+        async throws -> (status: TerminationStatus, output: String, log: String)
     {
         let result = try await Subprocess.run(
             .path(FilePath(binaryPath)), arguments: Arguments(arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
-            input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+            platformOptions: platformOptions(account, groups), input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
         return (result.terminationStatus, result.standardOutput, result.standardError)
+    }
+
+    /// Runs the child as `account` (needs root), with its primary group and `groups`.
+    private static func platformOptions(_ account: TestAccounts.Account?, _ groups: [gid_t]) -> PlatformOptions {
+        var platform = PlatformOptions()
+        if let account {
+            platform.userID = account.uid
+            platform.groupID = account.gid
+            platform.supplementaryGroups = [account.gid] + groups
+        }
+        return platform
     }
 
     static func postUpdate(port: Int, _ body: [UInt8]) async throws -> RawHTTPClient.Response {

@@ -86,7 +86,8 @@ extension Conversation {
 
     func relativeToProject(_ path: String) -> String { ToolActivity.relative(path, to: settings.project) }
 
-    private func download(fileID: String, size: Int64?, name: String, to path: String) async throws(MediaError) {
+    /// `shared`: into the project, for Claude to read (see TelegramBotAPI.download).
+    private func download(fileID: String, size: Int64?, name: String, to path: String, shared: Bool = true) async throws(MediaError) {
         let limit = TelegramLimits.downloadBytes
         if let size, size > Int64(limit) { throw .tooLarge(name: name, bytes: size, limit: limit) }
         let file: File
@@ -100,7 +101,7 @@ extension Conversation {
         }
         guard let remote = file.filePath else { throw .download("Telegram gave no file path") }
         do {
-            _ = try await context.api.download(filePath: remote, to: path, maxBytes: limit)
+            _ = try await context.api.download(filePath: remote, to: path, maxBytes: limit, shared: shared)
         } catch {
             throw .download("\(error)")
         }
@@ -147,7 +148,7 @@ extension Conversation {
         defer { unlink(path) }
         let transcript: String
         do {
-            try await download(fileID: audio.fileID, size: audio.fileSize, name: isVoice ? "The voice note" : name, to: path)
+            try await download(fileID: audio.fileID, size: audio.fileSize, name: isVoice ? "The voice note" : name, to: path, shared: false)
             let size = try? FileSize.of(path)
             Conversation.typing(in: key, context: context)
             transcript = try await transcriber.transcribe(
