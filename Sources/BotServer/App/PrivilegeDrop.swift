@@ -43,7 +43,10 @@ enum PrivilegeDrop {
         if let home = bot.home { setenv("HOME", home, 1) }
         let arguments = CommandLine.arguments
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        execv("/proc/self/exe", &argv)
+        // By its real path, so the process keeps its name ("exe" otherwise, in ps and logs).
+        var path = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        execv(length > 0 ? path : Array("/proc/self/exe".utf8CString), &argv)
         throw Failure(description: "cannot start again as BOT_USER: \(String(cString: strerror(errno)))")
     }
 

@@ -95,13 +95,21 @@ struct ToolIsolation: Sendable {
                 fix: "set CLAUDE_USER to an unprivileged user (and BOT_USER to the bot's own, which it then drops to)",
                 claudeSandbox: ToolSandbox(), gitSandbox: ToolSandbox())
         }
+        let sshKey = guarded.sshKey.map { WorkspacePath.realPath($0) ?? $0 }
+        return try await sameUser(probe: probe, workspace: workspace, covered: [dataDirectory] + secrets, sshKey: sshKey, hardened: hardened)
+    }
+
+    /// No CLAUDE_USER, not root: the CLI runs as the bot's user, with `covered` (and the ssh
+    /// key, which git itself needs) covered in its view, if this system allows it.
+    private static func sameUser(
+        probe: Probe, workspace: String, covered guarded: [String], sshKey: String?, hardened: Bool
+    ) async throws(Refusal) -> ToolIsolation {
         do {
             try DirectoryOwnership.checkOwnWorkspace(workspace)
         } catch {
             throw Refusal(description: error.description)
         }
-        let sshKey = guarded.sshKey.map { WorkspacePath.realPath($0) ?? $0 }
-        let covered = [dataDirectory] + secrets + (sshKey.map { [$0] } ?? [])
+        let covered = guarded + (sshKey.map { [$0] } ?? [])
         let sandbox = ToolSandbox(hiddenPaths: covered)
         let fix = "set CLAUDE_USER to a user of its own for Claude"
         switch await probe.run(sandbox, checking: covered) {

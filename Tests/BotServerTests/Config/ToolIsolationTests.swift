@@ -71,12 +71,22 @@ import TestSupport
         let port = Int(environment["PORT"] ?? "") ?? 0
         let ready = Mutex(false)
         let (status, log) = try await BotProcess.run(environment: environment, account: account, groups: groups, binary: binary) { execution in
-            // A bot that refuses to start exits long before this gives up.
-            let up = await waitForHTTP(port: port, path: "/readyz")
+            // Until it is ready or has exited: a bot that refused to start must not linger as
+            // a zombie of this test process, where other suites look for leftovers.
+            let pid = execution.processIdentifier.value
+            let up = await eventually(within: .seconds(20)) {
+                await waitForHTTP(port: port, path: "/readyz", attempts: 1) || Self.hasExited(pid)
+            } && !Self.hasExited(pid)
             ready.withLock { $0 = up }
             try? execution.send(signal: .terminate)
         }
         return (status, log, ready.withLock { $0 })
+    }
+
+    /// Gone, or a zombie waiting to be reaped.
+    private static func hasExited(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
     }
 
     @Test func requireToolIsolationRefusesToStartBelowASeparateUser() async throws {
