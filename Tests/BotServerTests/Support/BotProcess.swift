@@ -51,11 +51,12 @@ enum BotProcess {
         launcher: [String] = [], binary: String = binaryPath,
         body: @escaping (Execution<NoInput, DiscardedOutput, StringOutput<UTF8>>) async throws -> Void = { _ in }
     ) async throws -> (status: TerminationStatus, log: String) {
+        let launcher = launcher + switching(to: account, groups)
         let executable = launcher.first.map { Executable.name($0) } ?? .path(FilePath(binary))
         let result = try await Subprocess.run(
             executable, arguments: Arguments(launcher.isEmpty ? arguments : launcher.dropFirst() + [binary] + arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
-            platformOptions: platformOptions(account, groups), input: .none, output: .discarded, error: .string(limit: 4 << 20)
+            input: .none, output: .discarded, error: .string(limit: 4 << 20)
         ) { execution in
             try await body(execution)
         }
@@ -66,22 +67,23 @@ enum BotProcess {
     static func command(_ arguments: [String], environment: [String: String], account: TestAccounts.Account? = nil, groups: [gid_t] = [])
         async throws -> (status: TerminationStatus, output: String, log: String)
     {
+        let launcher = switching(to: account, groups)
         let result = try await Subprocess.run(
-            .path(FilePath(binaryPath)), arguments: Arguments(arguments),
+            launcher.first.map { Executable.name($0) } ?? .path(FilePath(binaryPath)),
+            arguments: Arguments(launcher.isEmpty ? arguments : launcher.dropFirst() + [binaryPath] + arguments),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(rawValue: $0.key)!, $0.value) })),
-            platformOptions: platformOptions(account, groups), input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
+            input: .none, output: .string(limit: 1 << 20), error: .string(limit: 1 << 20))
         return (result.terminationStatus, result.standardOutput, result.standardError)
     }
 
-    /// Runs the child as `account` (needs root), with its primary group and `groups`.
-    private static func platformOptions(_ account: TestAccounts.Account?, _ groups: [gid_t]) -> PlatformOptions {
-        var platform = PlatformOptions()
-        if let account {
-            platform.userID = account.uid
-            platform.groupID = account.gid
-            platform.supplementaryGroups = [account.gid] + groups
-        }
-        return platform
+    /// A launcher that runs the server as `account` (needs root), with its primary group and
+    /// `groups`: util-linux setpriv, which switches and execs in its own process. Not
+    /// swift-subprocess's userID: that forks this many-threaded process and calls setgroups
+    /// in the child, which can deadlock in glibc (seen: a child stuck on a futex forever).
+    private static func switching(to account: TestAccounts.Account?, _ groups: [gid_t]) -> [String] {
+        guard let account else { return [] }
+        let all = ([account.gid] + groups).map(String.init).joined(separator: ",")
+        return ["setpriv", "--reuid=\(account.uid)", "--regid=\(account.gid)", "--groups=\(all)", "--"]
     }
 
     static func postUpdate(port: Int, _ body: [UInt8]) async throws -> RawHTTPClient.Response {
