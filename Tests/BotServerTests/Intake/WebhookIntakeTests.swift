@@ -21,13 +21,10 @@ import Testing
         #expect(try await harness.store.count(state: nil) == 1)
         #expect(try await harness.handler.waitUntil { $0.count == 1 })
         #expect(harness.handler.deliveries == [.init(updateID: 1001, conversation: ConversationKey(chatID: 77, threadID: nil), attempt: 1)])
-        #expect(try await harness.handler.waitUntil { _ in true })
         // Two writes for the whole life of the update: stored (with its first attempt counted,
         // and flushed before the 200), then marked handled. No attempt write on the way in.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try await harness.store.count(state: .handled) < 1, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        #expect(await eventually(within: .seconds(30)) { (try? await harness.store.count(state: .handled)) == 1 },
+                "the handled update is marked handled")
         #expect(harness.database.writer.statistics.jobs == 2)
         #expect(harness.database.writer.syncer.statistics.flushes >= 1)
         await harness.stop()
@@ -221,8 +218,8 @@ import Testing
         // (Handlers treat a later attempt as a possible redelivery: they look for its run.)
         #expect(second.handler.deliveries.map(\.attempt) == [2, 2, 2])
         #expect(first.handler.deliveries.map(\.attempt) == [1], "and the first delivery was attempt 1 without a write of its own")
-        #expect(try await second.handler.waitUntil { _ in true })
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually(within: .seconds(30)) { (try? await second.store.count(state: .handled)) == 3 },
+                "all three are marked handled after the restart")
         #expect(try await second.store.count(state: .pending) == 0)
         first.handler.release()
         await second.stop()
