@@ -49,15 +49,13 @@ import Testing
         ("CLAUDE_IDLE_TIMEOUT", "1"), ("CLAUDE_RUN_TIMEOUT", "soon"), ("CLAUDE_SILENCE_TIMEOUT", "0"),
         ("CLAUDE_NICENESS", "20"), ("CLAUDE_NICENESS", "-1"),
     ])
-    func aBadSettingNamesItsVariable(variable: String, value: String) {
+    func aBadSettingNamesItsVariable(variable: String, value: String) throws {
         var values = host
         values[variable] = value
-        #expect(throws: ClaudeConfiguration.SettingError.self) { _ = try ClaudeConfiguration.fromEnvironment(values, home: "/h") }
-        do {
+        let error = try #require(throws: ClaudeConfiguration.SettingError.self) {
             _ = try ClaudeConfiguration.fromEnvironment(values, home: "/h")
-        } catch {
-            #expect(error.variable == variable)
         }
+        #expect(error.variable == variable)
     }
 }
 

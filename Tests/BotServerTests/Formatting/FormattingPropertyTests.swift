@@ -115,7 +115,10 @@ import Testing
         let markdown = try #require(Self.hostile[name])
         let findings = try await cpuHeavy { () -> PropertyFindings in
             var findings = PropertyFindings()
-            guard case .messages(let chunks) = AnswerFormatter(maxMessages: .max).format(markdown: markdown) else { return findings }
+            guard case .messages(let chunks) = AnswerFormatter(maxMessages: .max).format(markdown: markdown) else {
+                findings.check(false, "became a document, though any number of messages is allowed")
+                return findings
+            }
             findings.check(!chunks.isEmpty, "no chunks")
             for (index, chunk) in chunks.enumerated() {
                 let problems = TelegramChunk.problems(chunk) + TelegramChunk.limitProblems(chunk, visible: TelegramChunk.visibleText(chunk))

@@ -168,7 +168,10 @@ import Testing
         #expect(plain.allSatisfy { $0.utf16.count <= 4096 && !$0.contains("<") && !$0.contains("&") })
         #expect(plain.joined(separator: " ") == "Title\n\n" + (0..<3000).map { "w\($0) c" }.joined(separator: " "))
         // A chunk's fallback shows exactly what the chunk shows.
-        guard case .messages(let chunks) = AnswerFormatter(maxMessages: 100).format(markdown: answer) else { return }
+        guard case .messages(let chunks) = AnswerFormatter(maxMessages: 100).format(markdown: answer) else {
+            Issue.record("expected messages")
+            return
+        }
         for chunk in chunks { #expect(AnswerFormatter.plainText(html: chunk) == TelegramChunk.visibleText(chunk)) }
     }
 }

@@ -27,8 +27,11 @@ import Testing
             let gate = DispatchGate()
             let holding = Task { try await reader.read { _ in gate.wait() } }
             try await waitForStorage { gate.waiting }
-            let behind = Task { try await ReadCaller.$name.withValue("prompt") { try await reader.read(inlineWhenIdle: true) { _ in ReadCaller.name } } }
-            try await Task.sleep(for: .milliseconds(50))
+            // Task.immediate runs up to its first suspension before it returns: read() has placed
+            // the read (queued behind the held one) by then, so the gate may open at once.
+            let behind = Task.immediate {
+                try await ReadCaller.$name.withValue("prompt") { try await reader.read(inlineWhenIdle: true) { _ in ReadCaller.name } }
+            }
             gate.open()
             try await holding.value
             #expect(try await behind.value == "none")

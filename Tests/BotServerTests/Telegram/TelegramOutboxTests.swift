@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import BotServer
 
@@ -99,13 +100,21 @@ import Testing
         let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(4, "start"))
+        // A 429 first pauses the chat for a second with the edit still in its lane (a 429 is
+        // not a failed attempt): time for the later message to queue behind it. Then every
+        // attempt fails.
+        try await harness.fake.script(method: "editMessageText", times: 1, respond: ["status": 429, "retry_after": 1])
         try await harness.fake.script(method: "editMessageText", times: 100, respond: ["status": 500])
         let edit = Task { try await harness.outbox.edit(EditMessageText(chatID: 4, messageID: message.messageID, text: "never")) }
-        try await Task.sleep(for: .milliseconds(5))  // the edit is queued first
+        // The edit is queued first: Telegram has had it once (and paused the chat).
+        #expect(await eventually { (try? await harness.fake.calls(method: "editMessageText").isEmpty) == false })
         let later = try await harness.outbox.send(text(4, "after the failed edit"))
         #expect(later.text == "after the failed edit")
         await #expect(throws: TelegramError.self) { _ = try await edit.value }
-        #expect(try await harness.fake.calls(method: "editMessageText").count == TelegramOutbox.Pacing.fastForTests.maxEditAttempts)
+        // The edit gave up after its attempts, and only then did the later message go.
+        let attempts = TelegramOutbox.Pacing.fastForTests.maxEditAttempts
+        let methods = try await harness.fake.calls().map(\.method)
+        #expect(methods == ["sendMessage"] + Array(repeating: "editMessageText", count: 1 + attempts) + ["sendMessage"])
     }
 
     @Test func serverErrorsAndDroppedConnectionsAreRetried() async throws {

@@ -84,16 +84,23 @@ import Testing
         let port = freeLoopbackPort()
         let env = environment(fake, directory, port: port)
 
+        // The registration logs when it is done (after a setWebhook, if any): serve's stderr goes
+        // to a file the test reads while the server runs, and only then is it stopped.
+        var runs = 0
         func serveOnce(_ env: [String: String]) async throws {
-            let (status, log) = try await BotProcess.run(environment: env) { execution in
+            runs += 1
+            let logFile = directory.path + "/serve-\(runs).log"
+            let log = { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+            let (status, _) = try await BotProcess.run(
+                environment: env, launcher: ["sh", "-c", #"log="$1"; shift; exec "$@" 2>>"$log""#, "sh", logFile]
+            ) { execution in
                 #expect(await waitForHTTP(port: port, path: "/readyz"))
-                for _ in 0..<200 where try await fake.calls(method: "getWebhookInfo").isEmpty {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                try await Task.sleep(for: .milliseconds(300))  // let a setWebhook, if any, complete
+                #expect(await eventually(within: .seconds(30)) {
+                    log().contains("webhook registered") || log().contains("webhook already registered")
+                }, "the registration finished: \(log())")
                 try execution.send(signal: .terminate)
             }
-            #expect(status == .exited(0), "\(log)")
+            #expect(status == .exited(0), "\(log())")
         }
 
         try await serveOnce(env)
