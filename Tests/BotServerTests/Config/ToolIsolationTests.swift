@@ -83,10 +83,13 @@ import TestSupport
         return (status, log, ready.withLock { $0 })
     }
 
-    /// Gone, or a zombie waiting to be reaped.
+    /// Exited (a zombie, or already reaped). Asked of the kernel without reaping it: reading
+    /// /proc/PID/stat can fail for a moment while the process executes itself again (a bot
+    /// started as root drops to BOT_USER that way), which looked like an exit.
     private static func hasExited(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
-        return stat[stat.index(after: close)...].split(separator: " ").first == "Z"
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info._sifields._sigchld.si_pid == pid
     }
 
     @Test func requireToolIsolationRefusesToStartBelowASeparateUser() async throws {
