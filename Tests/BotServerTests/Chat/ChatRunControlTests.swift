@@ -199,4 +199,36 @@ import TestSupport
         let reports = try await harness.bot.messages(chat: ChatHarness.user).filter { ($0["text"] as? String)?.contains("restarted while") == true }
         #expect(reports.count == 1)
     }
+    /// /cancel typed (not the button): the tool's process is gone within 5 s, and the message
+    /// queued behind the run is dropped with it, never reaching Claude.
+    @Test func cancelTypedDuringARunStopsTheToolAndDropsTheQueuedMessage() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let marker = "time.sleep(64.75)"
+        try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "Answered the queued one."], ["text": "Answered the queued one."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Wait a minute")
+            try await harness.approve("Running: python3")
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
+            try await harness.send("queued behind the run")
+            #expect(try await harness.waitForMessage(containing: "Queued") != nil)
+
+            try await harness.send("/cancel")
+            let clock = ContinuousClock()
+            let sent = clock.now
+            #expect(await eventually(within: .seconds(5)) { processes(commandLineContaining: marker).isEmpty }, "the tool outlived /cancel")
+            #expect(clock.now - sent < .seconds(5))
+            #expect(try await harness.waitForMessage(containing: "queued message was discarded") != nil)
+            #expect(try await harness.waitForMessage(containing: "Queued message discarded by /cancel") != nil)
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+            // Time for a queued prompt that was wrongly kept to start after the cancelled run.
+            try await Task.sleep(for: .seconds(3))
+            let texts = try await harness.bot.messages(chat: ChatHarness.user).compactMap { $0["text"] as? String }
+            #expect(!texts.contains { $0.contains("Answered the queued one") }, "\(texts)")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let requests = try await harness.anthropic.mainRequests()
+        #expect(!requests.isEmpty)
+        #expect(!requests.contains { $0.description.contains("queued behind the run") }, "the dropped message reached Claude")
+    }
 }
