@@ -231,4 +231,52 @@ import TestSupport
         #expect(!requests.isEmpty)
         #expect(!requests.contains { $0.description.contains("queued behind the run") }, "the dropped message reached Claude")
     }
+
+    /// Exited (a zombie, or already reaped), asked of the kernel without reaping it.
+    private static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info._sifields._sigchld.si_pid == pid
+    }
+
+    /// Whether `pid` exits within `limit` (from now).
+    private static func exit(of pid: pid_t, within limit: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let exited = await eventually(within: limit) { hasExited(pid) }
+        return exited && clock.now - start < limit
+    }
+
+    /// SIGTERM while a tool runs: the bot exits 0 within its grace period (plus slack for a
+    /// loaded machine), takes the CLI and the tool with it, and after the restart tells the chat
+    /// the run was interrupted.
+    @Test func sigtermDuringAToolExitsWithinTheGraceAndTheRunIsReportedAfterRestart() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let marker = "time.sleep(65.25)"
+        let grace = 5
+        try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "unreachable"]])
+        let (first, firstLog) = try await harness.run(["SHUTDOWN_GRACE_SECONDS": "\(grace)"]) { execution in
+            try await harness.send("A long job")
+            try await harness.approve("Running: python3")
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
+            #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
+            try execution.send(signal: .terminate)
+            // Waits here, so that run's own SIGTERM after this body comes too late to matter.
+            let exited = await Self.exit(of: execution.processIdentifier.value, within: .seconds(grace + 10))
+            #expect(exited, "still running \(grace + 10) s after SIGTERM")
+        }
+        #expect(first == .exited(0), "\(firstLog.suffix(3000))")
+        #expect(await eventually(within: .seconds(10)) { processes(commandLineContaining: marker).isEmpty }, "the tool outlived the bot")
+        #expect(await eventually(within: .seconds(10)) { processes(workingIn: harness.project).isEmpty },
+            "still running in the project: \(processes(workingIn: harness.project))")
+
+        let (status, log) = try await harness.run { _ in
+            let report = try await harness.waitForMessage(containing: "restarted while Claude was working")
+            #expect(report != nil)
+            let progress = try await harness.waitForMessage(containing: "Interrupted")  // the old progress message
+            #expect(progress != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
 }
