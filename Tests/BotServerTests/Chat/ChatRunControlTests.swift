@@ -165,6 +165,9 @@ import TestSupport
         let requests = try await harness.anthropic.mainRequests()
         #expect(requests.count == 1)
         #expect(requests.first.map { $0.description.contains("first forwarded part") && $0.description.contains("second forwarded part") } == true)
+        // In the prompt itself, not merely somewhere in the request.
+        let prompt = requests.first?["last_user_text"]?.string ?? ""
+        #expect(prompt.contains("first forwarded part") && prompt.contains("second forwarded part"), "\(prompt)")
     }
 
     @Test func aRunCutOffByKill9IsReportedAfterRestartAndResumes() async throws {
@@ -199,6 +202,7 @@ import TestSupport
         let reports = try await harness.bot.messages(chat: ChatHarness.user).filter { ($0["text"] as? String)?.contains("restarted while") == true }
         #expect(reports.count == 1)
     }
+
     /// /cancel typed (not the button): the tool's process is gone within 5 s, and the message
     /// queued behind the run is dropped with it, never reaching Claude.
     @Test func cancelTypedDuringARunStopsTheToolAndDropsTheQueuedMessage() async throws {
@@ -278,5 +282,23 @@ import TestSupport
             #expect(progress != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    /// With FORWARD_COLLECT_MS=0 nothing waits for more forwarded messages: two are two prompts.
+    @Test func withoutACollectWindowTwoForwardedMessagesAreTwoPrompts() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "Read the first."], ["text": "Read the second."]])
+        let (status, log) = try await harness.run(["FORWARD_COLLECT_MS": "0"]) { _ in
+            try await harness.send("first forwarded part", forwarded: true)
+            try await harness.send("second forwarded part", forwarded: true)
+            #expect(try await harness.waitForMessage(containing: "Read the first") != nil)
+            #expect(try await harness.waitForMessage(containing: "Read the second") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let texts = try await harness.anthropic.mainRequests().map { $0["last_user_text"]?.string ?? "" }
+        #expect(texts.count == 2, "\(texts)")
+        #expect(texts.first.map { $0.contains("first forwarded part") && !$0.contains("second forwarded part") } == true, "\(texts)")
+        #expect(texts.last.map { $0.contains("second forwarded part") && !$0.contains("first forwarded part") } == true, "\(texts)")
     }
 }
