@@ -26,6 +26,23 @@ import TestSupport
     }()
     static let jpeg = png
 
+    /// A real 2×2 grey baseline JPEG (what Telegram sends for photos), 159 bytes, written by
+    /// hand: SOI, JFIF APP0, one quantisation table of 1s, SOF0 (8 bit, 2×2, one component),
+    /// a DC and an AC Huffman table with a single 1-bit code each (DC category 0, EOB), SOS,
+    /// the one block's entropy data (bits 0 0, padded with 1s: 0x3F), EOI.
+    static let realJPEG: [UInt8] = {
+        let hex = "ffd8ffe000104a46494600010100000100010000"
+            + "ffdb004300" + String(repeating: "01", count: 64)
+            + "ffc0000b080002000201011100"
+            + "ffc40014000100000000000000000000000000000000"
+            + "ffc40014100100000000000000000000000000000000"
+            + "ffda0008010100003f00" + "3f" + "ffd9"
+        return stride(from: 0, to: hex.count, by: 2).map { offset in
+            let start = hex.index(hex.startIndex, offsetBy: offset)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+    }()
+
     private static func photo(_ id: String, size: Int) -> [[String: Any]] {
         [["file_id": id + "-small", "file_unique_id": id + "s", "width": 90, "height": 90, "file_size": 100],
          ["file_id": id, "file_unique_id": id + "u", "width": 1280, "height": 960, "file_size": size]]
@@ -54,6 +71,25 @@ import TestSupport
         #expect(request.description.contains("What is this?") && request.description.contains(".telegram-uploads/photo-"))
         let exclude = try String(contentsOfFile: harness.project + "/.git/info/exclude", encoding: .utf8)
         #expect(exclude.contains("/.telegram-uploads/"))
+    }
+
+    /// A photo as Telegram really sends it, JPEG bytes, reaches Claude as an image/jpeg block.
+    @Test func aJPEGPhotoReachesClaudeAsAnImageJPEG() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.bot.registerFile(id: "photo-jpeg", content: Self.realJPEG, path: "photos/file_2.jpg")
+        try await harness.bot.registerFile(id: "photo-jpeg-small", content: Self.realJPEG, path: "photos/file_3.jpg")
+        try await harness.anthropic.script([["text": "A grey square."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.sendMedia(["photo": Self.photo("photo-jpeg", size: Self.realJPEG.count)], caption: "Describe it")
+            #expect(try await harness.waitForMessage(containing: "A grey square.") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let request = try #require(try await harness.anthropic.mainRequests().last)
+        let content = (request["body"]?["messages"]?.array ?? []).flatMap { $0["content"]?.array ?? [] }
+        let image = try #require(content.first { $0["type"]?.string == "image" })
+        #expect(image["source"]?["media_type"]?.string == "image/jpeg")
+        #expect(image["source"]?["data"]?.string == Data(Self.realJPEG).base64EncodedString())
     }
 
     @Test func documentsAreSavedUnderSafeNamesAndJoinTheNextPrompt() async throws {

@@ -165,6 +165,9 @@ import TestSupport
         let requests = try await harness.anthropic.mainRequests()
         #expect(requests.count == 1)
         #expect(requests.first.map { $0.description.contains("first forwarded part") && $0.description.contains("second forwarded part") } == true)
+        // In the prompt itself, not merely somewhere in the request.
+        let prompt = requests.first?["last_user_text"]?.string ?? ""
+        #expect(prompt.contains("first forwarded part") && prompt.contains("second forwarded part"), "\(prompt)")
     }
 
     @Test func aRunCutOffByKill9IsReportedAfterRestartAndResumes() async throws {
@@ -198,5 +201,104 @@ import TestSupport
         try await harness.run { _ in try await Task.sleep(for: .milliseconds(500)) }
         let reports = try await harness.bot.messages(chat: ChatHarness.user).filter { ($0["text"] as? String)?.contains("restarted while") == true }
         #expect(reports.count == 1)
+    }
+
+    /// /cancel typed (not the button): the tool's process is gone within 5 s, and the message
+    /// queued behind the run is dropped with it, never reaching Claude.
+    @Test func cancelTypedDuringARunStopsTheToolAndDropsTheQueuedMessage() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let marker = "time.sleep(64.75)"
+        try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "Answered the queued one."], ["text": "Answered the queued one."]])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Wait a minute")
+            try await harness.approve("Running: python3")
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
+            try await harness.send("queued behind the run")
+            #expect(try await harness.waitForMessage(containing: "Queued") != nil)
+
+            try await harness.send("/cancel")
+            let clock = ContinuousClock()
+            let sent = clock.now
+            #expect(await eventually(within: .seconds(5)) { processes(commandLineContaining: marker).isEmpty }, "the tool outlived /cancel")
+            #expect(clock.now - sent < .seconds(5))
+            #expect(try await harness.waitForMessage(containing: "queued message was discarded") != nil)
+            #expect(try await harness.waitForMessage(containing: "Queued message discarded by /cancel") != nil)
+            #expect(try await harness.waitForMessage(containing: "Cancelled") != nil)
+            // Time for a queued prompt that was wrongly kept to start after the cancelled run.
+            try await Task.sleep(for: .seconds(3))
+            let texts = try await harness.bot.messages(chat: ChatHarness.user).compactMap { $0["text"] as? String }
+            #expect(!texts.contains { $0.contains("Answered the queued one") }, "\(texts)")
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let requests = try await harness.anthropic.mainRequests()
+        #expect(!requests.isEmpty)
+        #expect(!requests.contains { $0.description.contains("queued behind the run") }, "the dropped message reached Claude")
+    }
+
+    /// Exited (a zombie, or already reaped), asked of the kernel without reaping it.
+    private static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
+        return info._sifields._sigchld.si_pid == pid
+    }
+
+    /// Whether `pid` exits within `limit` (from now).
+    private static func exit(of pid: pid_t, within limit: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let exited = await eventually(within: limit) { hasExited(pid) }
+        return exited && clock.now - start < limit
+    }
+
+    /// SIGTERM while a tool runs: the bot exits 0 within its grace period (plus slack for a
+    /// loaded machine), takes the CLI and the tool with it, and after the restart tells the chat
+    /// the run was interrupted.
+    @Test func sigtermDuringAToolExitsWithinTheGraceAndTheRunIsReportedAfterRestart() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let marker = "time.sleep(65.25)"
+        let grace = 5
+        try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "unreachable"]])
+        let (first, firstLog) = try await harness.run(["SHUTDOWN_GRACE_SECONDS": "\(grace)"]) { execution in
+            try await harness.send("A long job")
+            try await harness.approve("Running: python3")
+            #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
+            #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
+            try execution.send(signal: .terminate)
+            // Waits here, so that run's own SIGTERM after this body comes too late to matter.
+            let exited = await Self.exit(of: execution.processIdentifier.value, within: .seconds(grace + 10))
+            #expect(exited, "still running \(grace + 10) s after SIGTERM")
+        }
+        #expect(first == .exited(0), "\(firstLog.suffix(3000))")
+        #expect(await eventually(within: .seconds(10)) { processes(commandLineContaining: marker).isEmpty }, "the tool outlived the bot")
+        #expect(await eventually(within: .seconds(10)) { processes(workingIn: harness.project).isEmpty },
+            "still running in the project: \(processes(workingIn: harness.project))")
+
+        let (status, log) = try await harness.run { _ in
+            let report = try await harness.waitForMessage(containing: "restarted while Claude was working")
+            #expect(report != nil)
+            let progress = try await harness.waitForMessage(containing: "Interrupted")  // the old progress message
+            #expect(progress != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+    }
+
+    /// With FORWARD_COLLECT_MS=0 nothing waits for more forwarded messages: two are two prompts.
+    @Test func withoutACollectWindowTwoForwardedMessagesAreTwoPrompts() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "Read the first."], ["text": "Read the second."]])
+        let (status, log) = try await harness.run(["FORWARD_COLLECT_MS": "0"]) { _ in
+            try await harness.send("first forwarded part", forwarded: true)
+            try await harness.send("second forwarded part", forwarded: true)
+            #expect(try await harness.waitForMessage(containing: "Read the first") != nil)
+            #expect(try await harness.waitForMessage(containing: "Read the second") != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let texts = try await harness.anthropic.mainRequests().map { $0["last_user_text"]?.string ?? "" }
+        #expect(texts.count == 2, "\(texts)")
+        #expect(texts.first.map { $0.contains("first forwarded part") && !$0.contains("second forwarded part") } == true, "\(texts)")
+        #expect(texts.last.map { $0.contains("second forwarded part") && !$0.contains("first forwarded part") } == true, "\(texts)")
     }
 }
