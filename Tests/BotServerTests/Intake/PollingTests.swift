@@ -32,9 +32,8 @@ import Testing
             #expect(await waitForHTTP(port: port, path: "/readyz"))
             // The webhook route does not exist when polling.
             #expect(try await BotProcess.postUpdate(port: port, Fixtures.textUpdate(id: 1)).status == 404)
-            for _ in 0..<300 where try await fake.calls(method: "getUpdates").count < 2 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let polled = await eventually(within: .seconds(30)) { ((try? await fake.calls(method: "getUpdates")) ?? []).count >= 2 }
+            try #require(polled, "the bot never polled again to confirm the batch")
             try execution.send(signal: .terminate)
         }
         #expect(status == .exited(0), "\(log)")
@@ -47,9 +46,8 @@ import Testing
         // After a restart the stored offset is used: nothing is fetched or delivered again.
         let second = try await BotProcess.run(environment: environment(fake, directory, port: port)) { execution in
             #expect(await waitForHTTP(port: port, path: "/readyz"))
-            for _ in 0..<300 where try await fake.calls(method: "getUpdates").count < 3 {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let polled = await eventually(within: .seconds(30)) { ((try? await fake.calls(method: "getUpdates")) ?? []).count >= 3 }
+            try #require(polled, "the restarted bot never polled")
             try execution.send(signal: .terminate)
         }
         #expect(second.status == .exited(0))
