@@ -7,7 +7,7 @@ import Testing
 
 /// The real Claude Code CLI (scripts/install-claude-cli.sh) against the fake Messages API.
 /// Serialized: each test starts a 400 MB binary, and two cores are shared with the rest.
-@Suite(.serialized) struct ClaudeSessionTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ClaudeSessionTests {
     static let logger: Logger = {
         var logger = Logger(label: "claude-test")
         logger.logLevel = .critical

@@ -7,7 +7,7 @@ import Testing
 
 /// No tool process may outlive a cancel, a crash or a stop. Bash tool commands run in
 /// sessions of their own, so these are real escapes, not hypotheticals.
-@Suite(.serialized) struct ProcessSafetyTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessSafetyTests {
     @Test func theReaperIsBuiltAndUsed() {
         // swift build builds it beside the test bundle, as beside botserver in the image.
         #expect(ClaudeConfiguration.reaperBesideExecutable() != nil)

@@ -8,7 +8,7 @@ import TestSupport
 
 /// Approvals from the phone, through the real CLI: once, always, deny (button or reply),
 /// timeouts, stale and foreign taps, parallel requests, questions and plans, restarts.
-@Suite(.serialized) struct ChatApprovalTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatApprovalTests {
     private static func write(_ path: String, _ content: String, text: String = "Writing.") -> JSONValue {
         ["text": .string(text), "tool_use": ["name": "Write", "input": ["file_path": .string(path), "content": .string(content)]]]
     }
@@ -233,7 +233,19 @@ import TestSupport
         let first = try await harness.run { execution in
             try await harness.send("Write x.txt")
             #expect(try await harness.waitForMessage(containing: "Claude wants to") != nil)
-            try await Task.sleep(for: .milliseconds(300))  // the question's row is written after it is sent
+            // The question's row gets its message id only after Telegram answers the send; the
+            // restart needs that id to mark the message expired, so kill the bot once it is stored.
+            let stored = await eventually(within: .seconds(30)) {
+                guard let connection = try? SQLiteConnection(path: harness.dataDirectory + "/bot.sqlite", mode: .readOnly) else {
+                    return false
+                }
+                defer { connection.close() }
+                let rows = try? connection.prepare(
+                    "SELECT count(*) FROM approvals WHERE state = 'pending' AND message_id IS NOT NULL"
+                ).queryFirst { $0.int64(0) }
+                return (rows ?? 0) > 0
+            }
+            try #require(stored, "the pending question's row never got its message id")
             try execution.send(signal: .kill)
         }
         #expect(first.status == .signaled(SIGKILL))

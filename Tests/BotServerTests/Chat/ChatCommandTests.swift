@@ -6,7 +6,7 @@ import TestSupport
 
 /// Commands, access control and workspace confinement, through the real bot process.
 /// None of these should ever start Claude.
-@Suite(.serialized) struct ChatCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatCommandTests {
     @Test func commandsAnswerAndPathsNeverLeaveTheWorkspace() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

@@ -5,7 +5,7 @@ import TestSupport
 
 /// A user's prompt through the real parts: webhook → conversation → real `claude` →
 /// fake Anthropic API, and back through the fake Bot API.
-@Suite(.serialized) struct ChatEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatEndToEndTests {
     @Test func aPromptIsAcknowledgedApprovedShownLiveAndAnswered() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

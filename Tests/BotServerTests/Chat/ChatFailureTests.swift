@@ -7,7 +7,7 @@ import TestSupport
 
 /// The bad paths a user meets: Claude not logged in, no CLI, answers too long or refused by
 /// Telegram's parser, a session the CLI lost, groups, and more runs than slots.
-@Suite(.serialized) struct ChatFailureTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatFailureTests {
     @Test func anAPIKeyThatIsRefusedIsReportedAsNotLoggedIn() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

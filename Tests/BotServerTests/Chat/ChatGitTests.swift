@@ -7,7 +7,7 @@ import TestSupport
 
 /// Git from the chat against a real remote: a bare repository served by `git http-backend`
 /// (Tests/FakeServers/git_http_server.py) that requires a token.
-@Suite(.serialized) struct ChatGitTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatGitTests {
     static let token = "ghp_testtoken0123456789abcdefABCDEF"
 
     /// A bare repository with one commit, served over HTTP; and a way to run git by hand.

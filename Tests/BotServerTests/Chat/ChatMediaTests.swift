@@ -6,7 +6,7 @@ import TestSupport
 @testable import BotServer
 
 /// Photos, documents and voice notes as prompts, and files back with /get.
-@Suite(.serialized) struct ChatMediaTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatMediaTests {
     /// A valid 2×2 PNG (the CLI reads an image's dimensions before it sends it), made here
     /// with zlib and CRC-32 from Python's standard library.
     static let png: [UInt8] = {

@@ -6,7 +6,7 @@ import TestSupport
 
 /// Runs under control: cancel, status and taps during a run, two chats at once, a prompt
 /// while busy, forwarded messages, and a restart in the middle of a run.
-@Suite(.serialized) struct ChatRunControlTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatRunControlTests {
     /// A command Claude Code asks about (sleep alone it runs without asking).
     private static func python(_ statement: String) -> String { "python3 -c 'import time; \(statement)'" }
 

@@ -5,7 +5,7 @@ import TestSupport
 
 /// Sessions from the phone: /new, /sessions and picking one to continue, /model, and
 /// Claude's own commands passed through.
-@Suite(.serialized) struct ChatSessionTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatSessionTests {
     @Test func anEarlierSessionIsListedPickedAndContinuedWithItsHistory() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }

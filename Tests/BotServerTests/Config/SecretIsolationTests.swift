@@ -7,7 +7,7 @@ import Testing
 
 /// Claude's tools must not reach the bot's secrets, also when they run as the bot's own user:
 /// the real `botserver` is checked from outside, as such a tool would look at it.
-@Suite(.serialized) struct SecretIsolationTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SecretIsolationTests {
     static let metricsToken = "metrics-token-in-environ-0123456789"
     static let gitToken = "ghp_gitTokenInEnviron0123456789"
     static let transcriptionKey = "sk-transcription-key-in-environ"

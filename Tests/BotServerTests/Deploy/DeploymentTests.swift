@@ -8,7 +8,7 @@ import TestSupport
 /// What can be checked of the deployment without a Docker engine: the runtime image has
 /// every library the binary links, the compose file is valid, every variable is documented,
 /// and `botserver doctor` reports what is wrong.
-@Suite struct DeploymentTests {
+@Suite(.timeLimit(.minutes(3))) struct DeploymentTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 

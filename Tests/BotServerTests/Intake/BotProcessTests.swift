@@ -6,7 +6,7 @@ import Testing
 @testable import BotServer
 
 /// The real executable, as an operator runs it: configuration errors, signals, crashes.
-@Suite(.serialized) struct BotProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct BotProcessTests {
     @Test func aMissingVariableExitsWith2AndOneLineNamingIt() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -6,7 +6,7 @@ import Testing
 @testable import BotServer
 
 /// HTTPS without a proxy: the bot serves TLS itself and registers a self-signed certificate.
-@Suite struct DirectHTTPSTests {
+@Suite(.timeLimit(.minutes(3))) struct DirectHTTPSTests {
     @Test func theWebhookIsServedOverTLS() async throws {
         let certificates = try await TestCertificates.make()
         defer { certificates.remove() }

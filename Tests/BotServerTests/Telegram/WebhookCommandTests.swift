@@ -6,7 +6,7 @@ import Testing
 
 /// The real binary against the fake Bot API: what an operator runs to manage the webhook,
 /// and what `serve` registers by itself.
-@Suite struct WebhookCommandTests {
+@Suite(.timeLimit(.minutes(3))) struct WebhookCommandTests {
     private func environment(_ fake: FakeBotAPI, _ directory: TemporaryDirectory, port: Int = 0, extra: [String: String] = [:])
         -> [String: String]
     {

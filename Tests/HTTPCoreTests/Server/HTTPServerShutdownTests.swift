@@ -11,7 +11,7 @@ import Testing
         try await idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try await idle.readResponse().status == 200)
         try await busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        while gate.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(await eventually(within: .seconds(30)) { gate.entered > 0 }, "the slow handler was never entered")
 
         let shutdown = Task { await server.server.shutdown(gracePeriod: .seconds(10)) }
         // The idle connection is closed at once, without a response.
@@ -35,11 +35,18 @@ import Testing
         let server = try TestServer.start(gate: gate)
         let busy = try server.client()
         try await busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        while gate.entered == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        let shutdown = Task { await server.server.shutdown(gracePeriod: .milliseconds(200)) }
+        try #require(await eventually(within: .seconds(30)) { gate.entered > 0 }, "the slow handler was never entered")
+        let finished = TestServer.Gate()
         let start = ContinuousClock.now
-        await shutdown.value
-        #expect(ContinuousClock.now - start < .seconds(5))
+        Task {
+            await server.server.shutdown(gracePeriod: .milliseconds(200))
+            finished.open()
+        }
+        // The handler is held until after this check, so only the 200 ms grace period can end
+        // the shutdown: without it, it never returns. 30 s is far beyond any loaded machine's
+        // 200 ms, and waiting on a flag (not on the task) makes a hang a failure, not a hang.
+        let ended = await eventually(within: .seconds(30)) { finished.isOpen }
+        #expect(ended, "shutdown still waits for the busy connection \(ContinuousClock.now - start) after a 200 ms grace period")
         gate.open()
     }
 }

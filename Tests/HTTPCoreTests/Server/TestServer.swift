@@ -26,6 +26,7 @@ struct TestServer {
         }
 
         var entered: Int { state.withLock { $0.entered } }
+        var isOpen: Bool { state.withLock { $0.open } }
 
         func open() {
             let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
