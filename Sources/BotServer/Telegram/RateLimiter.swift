@@ -29,6 +29,21 @@ struct RateLimiter: Sendable {
         return allowedAt > now ? allowedAt - now : .zero
     }
 
+    /// How long until a slot is free, without taking it. `reserving` slots of the burst are
+    /// kept back: a request of lower priority waits until using a slot would still leave
+    /// that many for the requests that matter more.
+    func delay(now: ContinuousClock.Instant, reserving reserved: Int = 0) -> Duration {
+        let arrival = max(theoreticalArrival ?? now, now)
+        let usable = max(1, burst - reserved)
+        let allowedAt = arrival - interval * (usable - 1)
+        return allowedAt > now ? allowedAt - now : .zero
+    }
+
+    /// Takes a slot that `delay` said is free now.
+    mutating func take(now: ContinuousClock.Instant) {
+        theoreticalArrival = max(theoreticalArrival ?? now, now) + interval
+    }
+
     /// Whether the limiter has fully recovered: forgetting it now changes nothing.
     func isIdle(now: ContinuousClock.Instant) -> Bool {
         theoreticalArrival.map { $0 <= now } ?? true

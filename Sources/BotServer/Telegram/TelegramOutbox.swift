@@ -3,12 +3,17 @@ import Logging
 /// Everything the bot sends goes through here, so that it stays within Telegram's limits
 /// without one chat holding up another:
 ///
-/// - a lane per chat, in order, one request at a time, paced at about 1 message/s with
-///   short bursts (20 per minute in groups), and a global pace of about 30/s;
+/// - a lane per chat, one request at a time, paced by a token bucket per chat (about
+///   1 message/s with bursts of 3; 20 per minute in groups) and a global one (about 30/s);
+/// - the lane sends its most important request first (`OutboxPriority`): approval questions,
+///   then answers and replies, then progress edits, which never take a chat's last free
+///   slot; in order within a priority;
 /// - a 429 pauses only its chat for `retry_after`, then the same request is sent again;
 /// - 5xx and network errors are retried with exponential backoff and jitter, up to a
 ///   bound (fewer for edits, so a message that cannot be edited does not hold its chat);
-/// - "message is not modified" counts as success;
+/// - an edit that would change nothing is not sent, and "message is not modified" counts
+///   as success; a progress (background) edit of a message that already got a foreground
+///   edit is stale and dropped;
 /// - an edit of a message that already has an edit waiting replaces that edit's text:
 ///   only the newest text is sent, and every caller gets its outcome.
 ///
@@ -25,6 +30,8 @@ actor TelegramOutbox {
         var maxBackoff: Duration = .seconds(30)
         /// Longest retry_after honoured by waiting; a longer one fails the request instead.
         var maxRetryAfter: Duration = .seconds(300)
+        /// Slots of a chat's burst that background requests leave free.
+        var reservedForForeground = 1
 
         init() {}
     }
@@ -37,12 +44,23 @@ actor TelegramOutbox {
     private final class Job {
         /// (chat, message) of an edit, for coalescing; nil for anything else.
         let editKey: EditKey?
+        var priority: OutboxPriority
         var operation: @Sendable (TelegramBotAPI) async throws(TelegramError) -> Outcome
+        /// What the message shows once this succeeds (edits and sends), for skipping no-op edits.
+        var content: MessageContent?
         var waiters: [CheckedContinuation<Result<Outcome, TelegramError>, Never>] = []
         var started = false
+        var failures = 0
+        /// After a failure: not before this instant (the backoff).
+        var notBefore: ContinuousClock.Instant?
 
-        init(editKey: EditKey?, operation: @escaping @Sendable (TelegramBotAPI) async throws(TelegramError) -> Outcome) {
+        init(
+            editKey: EditKey?, priority: OutboxPriority, content: MessageContent?,
+            operation: @escaping @Sendable (TelegramBotAPI) async throws(TelegramError) -> Outcome
+        ) {
             self.editKey = editKey
+            self.priority = priority
+            self.content = content
             self.operation = operation
         }
     }
@@ -57,6 +75,8 @@ actor TelegramOutbox {
         var limiter: RateLimiter
         var pausedUntil: ContinuousClock.Instant?
         var running = false
+        /// The lane's wait for a slot; cancelled to look again when a more important request comes.
+        var sleeper: Task<Void, Never>?
     }
 
     private let api: TelegramBotAPI
@@ -64,6 +84,8 @@ actor TelegramOutbox {
     private let logger: Logger
     private var lanes: [Int64: Lane] = [:]
     private var global: RateLimiter
+    private var contents = RecentContents()
+    private var sealed = SealedMessages()
     private let clock = ContinuousClock()
     private var lastSweep = ContinuousClock.now
 
@@ -76,18 +98,23 @@ actor TelegramOutbox {
 
     // MARK: Paced, per chat
 
-    func send(_ request: SendMessage) async throws(TelegramError) -> Message {
+    func send(_ request: SendMessage, priority: OutboxPriority = .normal) async throws(TelegramError) -> Message {
         try request.validate()
-        return try await message(enqueue(chat: request.chatID, editKey: nil) { api throws(TelegramError) in
+        let content = MessageContent(text: request.text, parseMode: request.parseMode, replyMarkup: request.replyMarkup)
+        return try await message(enqueue(chat: request.chatID, editKey: nil, priority: priority, content: content) {
+            api throws(TelegramError) in
             .message(try await api.sendMessage(request))
         })
     }
 
-    /// The edited message, or nil when Telegram says nothing changed.
+    /// The edited message, or nil when nothing changed (then nothing was sent, or Telegram
+    /// said the message was not modified).
     @discardableResult
-    func edit(_ request: EditMessageText) async throws(TelegramError) -> Message? {
+    func edit(_ request: EditMessageText, priority: OutboxPriority = .normal) async throws(TelegramError) -> Message? {
         try request.validate()
-        let outcome = try await enqueue(chat: request.chatID, editKey: EditKey(chatID: request.chatID, messageID: request.messageID)) {
+        let content = MessageContent(text: request.text, parseMode: request.parseMode, replyMarkup: request.replyMarkup)
+        let key = EditKey(chatID: request.chatID, messageID: request.messageID)
+        let outcome = try await enqueue(chat: request.chatID, editKey: key, priority: priority, content: content) {
             api throws(TelegramError) in
             .message(try await api.editMessageText(request))
         }
@@ -95,36 +122,42 @@ actor TelegramOutbox {
         return nil
     }
 
-    func editReplyMarkup(_ request: EditMessageReplyMarkup) async throws(TelegramError) {
+    func editReplyMarkup(_ request: EditMessageReplyMarkup, priority: OutboxPriority = .normal) async throws(TelegramError) {
         try request.validate()
-        _ = try await enqueue(chat: request.chatID, editKey: nil) { api throws(TelegramError) in
+        _ = try await enqueue(chat: request.chatID, editKey: nil, priority: priority, content: nil) { api throws(TelegramError) in
             _ = try await api.editMessageReplyMarkup(request)
             return .done
         }
+        // The text stays as it was, but what the bot last set is no longer known exactly.
+        contents.set(nil, chatID: request.chatID, messageID: request.messageID)
     }
 
-    func delete(_ request: DeleteMessage) async throws(TelegramError) {
-        _ = try await enqueue(chat: request.chatID, editKey: nil) { api throws(TelegramError) in
+    func delete(_ request: DeleteMessage, priority: OutboxPriority = .normal) async throws(TelegramError) {
+        contents.set(nil, chatID: request.chatID, messageID: request.messageID)
+        _ = try await enqueue(chat: request.chatID, editKey: nil, priority: priority, content: nil) { api throws(TelegramError) in
             try await api.deleteMessage(request)
             return .done
         }
     }
 
     func sendFile(
-        method: String, chatID: Int64, messageThreadID: Int64?, caption: String?, file: TelegramBotAPI.Upload
+        method: String, chatID: Int64, messageThreadID: Int64?, caption: String?, file: TelegramBotAPI.Upload,
+        priority: OutboxPriority = .normal
     ) async throws(TelegramError) -> Message {
-        try await message(enqueue(chat: chatID, editKey: nil) { api throws(TelegramError) in
+        try await message(enqueue(chat: chatID, editKey: nil, priority: priority, content: nil) { api throws(TelegramError) in
             .message(try await api.sendFile(method: method, chatID: chatID, messageThreadID: messageThreadID, caption: caption, file: file))
         })
     }
 
-    /// A draft of a streamed answer: paced like an edit, and coalesced like one, so a chat
-    /// only ever gets the newest text.
+    /// A draft of a streamed answer: paced like a progress edit, and coalesced like one, so a
+    /// chat only ever gets the newest text.
     func draft(_ request: SendMessageDraft) async throws(TelegramError) {
         try request.validate()
         // Drafts are keyed apart from messages: a negative "message id" cannot collide.
-        _ = try await enqueue(chat: request.chatID, editKey: EditKey(chatID: request.chatID, messageID: -request.draftID)) {
-            api throws(TelegramError) in
+        _ = try await enqueue(
+            chat: request.chatID, editKey: EditKey(chatID: request.chatID, messageID: -request.draftID), priority: .background,
+            content: nil
+        ) { api throws(TelegramError) in
             try await api.sendMessageDraft(request)
             return .done
         }
@@ -166,10 +199,20 @@ actor TelegramOutbox {
         }
     }
 
+    // MARK: Lanes
+
     /// Requests waiting or in flight for a chat (tests, /status).
     func backlog(chat chatID: Int64) -> Int { lanes[chatID]?.jobs.count ?? 0 }
 
-    // MARK: Lanes
+    /// Waits until every lane is empty, or until `deadline` (shutdown: what is queued goes
+    /// out within the grace period). True when everything went.
+    func drain(until deadline: ContinuousClock.Instant) async -> Bool {
+        while lanes.values.contains(where: { !$0.jobs.isEmpty }) {
+            guard clock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
 
     private func message(_ outcome: Outcome) throws(TelegramError) -> Message {
         guard case .message(let message) = outcome else {
@@ -179,20 +222,41 @@ actor TelegramOutbox {
     }
 
     private func enqueue(
-        chat chatID: Int64, editKey: EditKey?,
+        chat chatID: Int64, editKey: EditKey?, priority: OutboxPriority, content: MessageContent?,
         _ operation: @escaping @Sendable (TelegramBotAPI) async throws(TelegramError) -> Outcome
     ) async throws(TelegramError) -> Outcome {
+        if let editKey, editKey.messageID > 0 {
+            // A progress edit after the message got its final content would undo it.
+            if priority == .background, sealed.contains(chatID: chatID, messageID: editKey.messageID) { return .done }
+            if priority > .background { sealed.seal(chatID: chatID, messageID: editKey.messageID) }
+        }
+        var lane = lanes[chatID] ?? Lane(limiter: chatID < 0 ? pacing.groupChat : pacing.privateChat)
+        let waiting = editKey.flatMap { key in lane.jobs.last(where: { $0.editKey == key && !$0.started }) }
+        let inFlight = editKey.map { key in lane.jobs.contains { $0.editKey == key && $0.started } } ?? false
+        if let editKey, let content, !inFlight, contents[editKey.chatID, editKey.messageID] == content {
+            // The message already shows this: nothing to send, and a waiting edit that would
+            // change it to something older is dropped.
+            if let waiting {
+                lane.jobs.removeAll { $0 === waiting }
+                lanes[chatID] = lane
+                for waiter in waiting.waiters { waiter.resume(returning: .success(.done)) }
+            }
+            return .done
+        }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Outcome, TelegramError>, Never>) in
-            var lane = lanes[chatID] ?? Lane(limiter: chatID < 0 ? pacing.groupChat : pacing.privateChat)
-            if let editKey, let waiting = lane.jobs.last(where: { $0.editKey == editKey && !$0.started }) {
+            if let waiting {
                 // Not sent yet: send the newest text instead, once, for both callers.
                 waiting.operation = operation
+                waiting.content = content
+                waiting.priority = max(waiting.priority, priority)
                 waiting.waiters.append(continuation)
             } else {
-                let job = Job(editKey: editKey, operation: operation)
+                let job = Job(editKey: editKey, priority: priority, content: content, operation: operation)
                 job.waiters.append(continuation)
                 lane.jobs.append(job)
             }
+            // A lane waiting for a slot looks again: this request may be the one to send first.
+            if priority > .background { lane.sleeper?.cancel() }
             let start = !lane.running
             lane.running = true
             lanes[chatID] = lane
@@ -201,16 +265,51 @@ actor TelegramOutbox {
         return try result.get()
     }
 
+    /// The first of the most important requests: in queue order within a priority.
+    private func next(in jobs: [Job]) -> Job? {
+        var best: Job?
+        for job in jobs where best == nil || job.priority > best!.priority { best = job }
+        return best
+    }
+
     private func runLane(_ chatID: Int64) async {
-        while let job = lanes[chatID]?.jobs.first {
-            let result = await perform(job, chat: chatID)
-            lanes[chatID]?.jobs.removeFirst()
+        while let lane = lanes[chatID], let job = next(in: lane.jobs) {
+            let now = clock.now
+            var wait = lane.limiter.delay(now: now, reserving: job.priority == .background ? pacing.reservedForForeground : 0)
+            if let paused = lane.pausedUntil, paused > now { wait = max(wait, paused - now) }
+            if let notBefore = job.notBefore, notBefore > now { wait = max(wait, notBefore - now) }
+            if wait > .zero {
+                await sleep(chatID, for: wait)
+                continue
+            }
+            lanes[chatID]?.limiter.take(now: now)
+            await waitForGlobalSlot()
+            // From here the request is on its way: a newer edit can no longer replace it.
+            job.started = true
+            guard let result = await attempt(job, chat: chatID) else {
+                job.started = false
+                continue
+            }
+            lanes[chatID]?.jobs.removeAll { $0 === job }
+            if case .success = result, let content = job.content {
+                switch result {
+                case .success(.message(let message)): contents.set(content, chatID: chatID, messageID: message.messageID)
+                default: if let key = job.editKey, key.messageID > 0 { contents.set(content, chatID: chatID, messageID: key.messageID) }
+                }
+            }
             for waiter in job.waiters { waiter.resume(returning: result) }
         }
         // The lane outlives its queue: its limiter and any flood pause must still apply to
         // the chat's next message. Lanes whose limits no longer matter are swept.
         lanes[chatID]?.running = false
         sweepIdleLanes()
+    }
+
+    private func sleep(_ chatID: Int64, for duration: Duration) async {
+        let sleeper = Task { _ = try? await Task.sleep(for: duration) }
+        lanes[chatID]?.sleeper = sleeper
+        await sleeper.value
+        lanes[chatID]?.sleeper = nil
     }
 
     /// Forgets chats with nothing queued whose limiter has recovered; at most once a second.
@@ -223,36 +322,32 @@ actor TelegramOutbox {
         }
     }
 
-    private func perform(_ job: Job, chat chatID: Int64) async -> Result<Outcome, TelegramError> {
+    /// One try. The result when the job is over (sent, or failed for good); nil when it is to
+    /// be tried again (a 429 paused the chat, or a fault set a backoff).
+    private func attempt(_ job: Job, chat chatID: Int64) async -> Result<Outcome, TelegramError>? {
         let maxAttempts = job.editKey == nil ? pacing.maxAttempts : pacing.maxEditAttempts
-        var failures = 0
-        while true {
-            await waitForChatSlot(chatID)
-            await waitForGlobalSlot()
-            // From here the request is on its way: a newer edit can no longer replace it.
-            job.started = true
-            do {
-                return .success(try await job.operation(api))
-            } catch {
-                if error.isMessageNotModified { return .success(.done) }
-                if let retryAfter = error.retryAfter {
-                    let wait = Duration.seconds(max(1, retryAfter))
-                    guard wait <= pacing.maxRetryAfter else { return .failure(error) }
-                    let until = clock.now + wait
-                    lanes[chatID]?.pausedUntil = until
-                    lanes[chatID]?.limiter.block(until: until)
-                    logger.notice("flood control: chat paused", metadata: ["chat_id": "\(chatID)", "seconds": "\(retryAfter)"])
-                    continue
-                }
-                failures += 1
-                guard error.isRetryable, failures < maxAttempts else {
-                    logger.warning(
-                        "telegram request failed",
-                        metadata: ["chat_id": "\(chatID)", "attempts": "\(failures)", "error": "\(error)"])
-                    return .failure(error)
-                }
-                try? await Task.sleep(for: backoff(after: failures))
+        do {
+            return .success(try await job.operation(api))
+        } catch {
+            if error.isMessageNotModified { return .success(.done) }
+            if let retryAfter = error.retryAfter {
+                let wait = Duration.seconds(max(1, retryAfter))
+                guard wait <= pacing.maxRetryAfter else { return .failure(error) }
+                let until = clock.now + wait
+                lanes[chatID]?.pausedUntil = until
+                lanes[chatID]?.limiter.block(until: until)
+                logger.notice("flood control: chat paused", metadata: ["chat_id": "\(chatID)", "seconds": "\(retryAfter)"])
+                return nil
             }
+            job.failures += 1
+            guard error.isRetryable, job.failures < maxAttempts else {
+                logger.warning(
+                    "telegram request failed",
+                    metadata: ["chat_id": "\(chatID)", "attempts": "\(job.failures)", "error": "\(error)"])
+                return .failure(error)
+            }
+            job.notBefore = clock.now + backoff(after: job.failures)
+            return nil
         }
     }
 
@@ -261,16 +356,6 @@ actor TelegramOutbox {
         let exponential = pacing.baseBackoff * (1 << min(failures - 1, 16))
         let capped = min(exponential, pacing.maxBackoff)
         return capped * Double.random(in: 0.5..<1.5)
-    }
-
-    private func waitForChatSlot(_ chatID: Int64) async {
-        let now = clock.now
-        guard let delay = lanes[chatID]?.limiter.reserve(now: now) else { return }
-        if let paused = lanes[chatID]?.pausedUntil, paused > now + delay {
-            try? await Task.sleep(until: paused)
-        } else if delay > .zero {
-            try? await Task.sleep(for: delay)
-        }
     }
 
     private func waitForGlobalSlot() async {

@@ -87,13 +87,84 @@ import TestSupport
         #expect(try await harness.fake.messages(chat: 7).first?["text"] as? String == "step 10")
     }
 
-    @Test func anUnchangedEditIsASuccess() async throws {
+    /// An edit to what the message already shows is not sent: it would only spend a slot on
+    /// "message is not modified".
+    @Test func anEditThatChangesNothingIsNotSent() async throws {
         let harness = try await TelegramHarness.start()
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(3, "same"))
+        #expect(try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "same")) == nil)
+        #expect(try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "changed")) != nil)
+        #expect(try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "changed")) == nil)
+        #expect(try await harness.fake.calls(method: "editMessageText").compactMap(\.text) == ["changed"])
+    }
+
+    /// A message the outbox did not send (so it does not know its text): Telegram's "not
+    /// modified" is a success.
+    @Test func notModifiedFromTelegramIsASuccess() async throws {
+        let harness = try await TelegramHarness.start()
+        defer { harness.stop() }
+        let message = try await harness.api.sendMessage(text(3, "same"))
         let result = try await harness.outbox.edit(EditMessageText(chatID: 3, messageID: message.messageID, text: "same"))
         #expect(result == nil)
         #expect(try await harness.fake.calls(method: "editMessageText").first?.status == 400)
+    }
+
+    /// Progress edits (background) never take the chat's last free slot, and an answer
+    /// queued after them goes before them: it waits for no progress edit.
+    @Test func anAnswerOvertakesProgressEditsAndFindsASlotFree() async throws {
+        var pacing = TelegramOutbox.Pacing.fastForTests
+        pacing.privateChat = RateLimiter(interval: .milliseconds(800), burst: 3)
+        let harness = try await TelegramHarness.start(pacing: pacing)
+        defer { harness.stop() }
+        let progress = try await harness.outbox.send(text(8, "working"))
+        let other = try await harness.api.sendMessage(text(8, "another message"))
+        // Two progress messages' edits: one slot is left after the first, which background
+        // requests do not take, so the second waits.
+        let first = Task {
+            try await harness.outbox.edit(EditMessageText(chatID: 8, messageID: progress.messageID, text: "step 1"), priority: .background)
+        }
+        #expect(await eventually { (try? await harness.fake.calls(method: "editMessageText").count) == 1 })
+        let second = Task {
+            try await harness.outbox.edit(EditMessageText(chatID: 8, messageID: other.messageID, text: "step 2"), priority: .background)
+        }
+        #expect(await eventually { await harness.outbox.backlog(chat: 8) == 1 })
+        let answer = try await harness.outbox.send(text(8, "the answer"))
+        #expect(answer.text == "the answer")
+        _ = try await first.value
+        _ = try await second.value
+        let order = try await harness.fake.calls().filter { $0.method != "sendMessage" || $0.text != "another message" }.compactMap(\.text)
+        #expect(order == ["working", "step 1", "the answer", "step 2"])
+    }
+
+    /// Once a message got its final content (a foreground edit), a progress edit that comes
+    /// after it is stale: dropped, never sent over the final text.
+    @Test func aProgressEditAfterTheFinalContentIsDropped() async throws {
+        let harness = try await TelegramHarness.start()
+        defer { harness.stop() }
+        let message = try await harness.outbox.send(text(9, "working"))
+        try await harness.outbox.edit(EditMessageText(chatID: 9, messageID: message.messageID, text: "the answer"))
+        #expect(try await harness.outbox.edit(
+            EditMessageText(chatID: 9, messageID: message.messageID, text: "working · 1 s"), priority: .background) == nil)
+        #expect(try await harness.fake.calls(method: "editMessageText").compactMap(\.text) == ["the answer"])
+        #expect(try await harness.fake.messages(chat: 9).first?["text"] as? String == "the answer")
+    }
+
+    /// Shutdown: drain waits for what is queued, and gives up at its deadline.
+    @Test func drainWaitsForTheQueueUntilItsDeadline() async throws {
+        var pacing = TelegramOutbox.Pacing.fastForTests
+        pacing.privateChat = RateLimiter(interval: .milliseconds(300), burst: 1)
+        let harness = try await TelegramHarness.start(pacing: pacing)
+        defer { harness.stop() }
+        let sends = Task { for index in 0..<4 { _ = try await harness.outbox.send(text(10, "m\(index)")) } }
+        #expect(await eventually { (try? await harness.fake.calls(method: "sendMessage").count) == 1 })
+        #expect(await harness.outbox.drain(until: .now + .seconds(30)))
+        try await sends.value
+        #expect(try await harness.fake.calls(method: "sendMessage").count == 4)
+        let blocked = Task { for index in 0..<4 { _ = try await harness.outbox.send(text(11, "n\(index)")) } }
+        #expect(await eventually { (try? await harness.fake.calls(method: "sendMessage").count) == 5 })
+        #expect(!(await harness.outbox.drain(until: .now)), "a deadline already passed does not wait")
+        try await blocked.value
     }
 
     @Test func anEditThatKeepsFailingGivesWayToLaterMessages() async throws {
