@@ -129,13 +129,14 @@ GET  /__fake/calls[?method=M][&since=SEQ]
      In arrival order, including failed and scripted calls. params are decoded and typed by
      the spec (integers, booleans, parsed JSON objects) where they are valid, raw otherwise.
      status is null while a call is in flight (long poll) or when a script hung/closed it.
-POST /__fake/script {"method":"sendMessage"?, "chat_id":123?, "times":1?, "respond":R}
+POST /__fake/script {"method":"sendMessage"?, "chat_id":123?, "text_contains":"..."?, "times":1?, "respond":R}
      R is one of {"status":429,"retry_after":5} | {"status":N,"description":"..."?,
      "parameters":{...}?} | {"status":200,"result":...} | {"status":502,"raw":"<html>",
      "content_type":"text/html"?} | {"hang":SECONDS} (read the request, answer nothing for
      SECONDS, close) | {"close":true} (close without answering) | {"delay":SECONDS} (carry
      the call out as usual, so its message is there at once, and hold the answer SECONDS). Scripts are used in the
-     order they were added by matching calls (method case-insensitive; absent = any).
+     order they were added by matching calls (method case-insensitive; absent = any; text_contains:
+     the call's text or caption holds that string, e.g. to fail only the message carrying an answer).
 POST /__fake/updates {"updates":[{...}, ...]} -> {"update_ids":[...],"dropped":[...]}
      Queues updates for getUpdates; update_id is assigned (increasing) when absent;
      "dropped" lists the ids the current allowed_updates filtered out.
@@ -151,6 +152,8 @@ GET  /__fake/chats/<chat_id>/reactions -> {"reactions":{"<message_id>":[Reaction
 GET  /__fake/chats/<chat_id>/drafts -> {"drafts":[{"draft_id","text","entities",
      "message_thread_id","raw_text","parse_mode","can_stop","keep_on_stop"}]}
      The latest draft per draft_id (text and entities parsed), in order of first use.
+POST /__fake/script/clear  drops the scripts not yet used up (a fault that ends, e.g. before the
+     bot is restarted), keeping calls and state.
 POST /__fake/reset   clears calls, scripts and all state, reactions and drafts included (not
      the token or options).
 POST /__fake/webhook {"url":"..."} sets the webhook state directly ("" clears it).
@@ -1944,6 +1947,7 @@ class ScriptBook:
         chat_id: str | None
         times: int
         respond: dict
+        text_contains: str | None = None
 
     def __init__(self, default_retry_after: int):
         self._lock = threading.Lock()
@@ -1954,7 +1958,7 @@ class ScriptBook:
         """Validates a script from the control API; raises ValueError with the reason."""
         if not isinstance(spec, dict):
             raise ValueError("a script must be a JSON object")
-        unknown = set(spec) - {"method", "chat_id", "times", "respond"}
+        unknown = set(spec) - {"method", "chat_id", "times", "respond", "text_contains"}
         if unknown:
             raise ValueError(f"unknown script fields: {sorted(unknown)}")
         method, chat_id, times = spec.get("method"), spec.get("chat_id"), spec.get("times", 1)
@@ -1964,11 +1968,20 @@ class ScriptBook:
             raise ValueError('"chat_id" must be an integer or a string')
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError('"times" must be a positive integer')
+        text_contains = spec.get("text_contains")
+        if text_contains is not None and (not isinstance(text_contains, str) or not text_contains):
+            raise ValueError('"text_contains" must be a non-empty string')
         respond = spec.get("respond")
         self._check_respond(respond)
         with self._lock:
             self._scripts.append(self._Script(method and method.lower(),
-                                              None if chat_id is None else str(chat_id), times, respond))
+                                              None if chat_id is None else str(chat_id), times, respond, text_contains))
+
+    def clear(self) -> int:
+        """Drops every script still waiting; returns how many there were."""
+        with self._lock:
+            dropped, self._scripts = len(self._scripts), []
+        return dropped
 
     @staticmethod
     def _check_respond(respond: Any) -> None:
@@ -1992,10 +2005,12 @@ class ScriptBook:
             if "raw" in respond and not isinstance(respond["raw"], str):
                 raise ValueError('"raw" must be a string')
 
-    def take(self, method: str, chat_id: Any) -> Outcome | Delay | None:
+    def take(self, method: str, chat_id: Any, text: Any = None) -> Outcome | Delay | None:
         with self._lock:
             for script in self._scripts:
                 if script.method not in (None, method.lower()):
+                    continue
+                if script.text_contains is not None and not (isinstance(text, str) and script.text_contains in text):
                     continue
                 if script.chat_id is not None and script.chat_id != (None if chat_id is None else str(chat_id)):
                     continue
@@ -2098,7 +2113,7 @@ class BotApi:
             return Reply.json(401, ApiError(401, "Unauthorized").body()), False
         if method is None:
             return Reply.json(404, ApiError(404, "Not Found: method not found").body()), False
-        scripted = state.scripts.take(method, params.get("chat_id"))
+        scripted = state.scripts.take(method, params.get("chat_id"), params.get("text", params.get("caption")))
         if scripted is not None and not isinstance(scripted, Delay):
             return scripted, True
         reply = self._carry_out(state, method, params, files, error)
@@ -2411,6 +2426,7 @@ class ControlApi:
             return {"messages": [m.to_control() for m in state.chats.list(chat_id)]}
         routes = {
             "/__fake/calls": ("GET", self.calls), "/__fake/script": ("POST", self.script),
+            "/__fake/script/clear": ("POST", self.clear_scripts),
             "/__fake/updates": ("POST", self.updates), "/__fake/files": ("POST", self.files),
             "/__fake/callback_queries": ("POST", self.callback_queries),
             "/__fake/reset": ("POST", self.reset), "/__fake/webhook": ("POST", self.webhook),
@@ -2448,6 +2464,9 @@ class ControlApi:
         except ValueError as error:
             raise ControlError(400, str(error))
         return {"ok": True}
+
+    def clear_scripts(self, state: BotState, body: dict) -> dict:
+        return {"ok": True, "dropped": state.scripts.clear()}
 
     def updates(self, state: BotState, body: dict) -> dict:
         updates = body.get("updates")

@@ -826,6 +826,20 @@ class ScriptTest(ServerTestCase):
         calls = self.server.calls()
         self.assertEqual([(c["status"], c["scripted"]) for c in calls], [(500, True), (200, False)])
 
+    def test_clearing_scripts_ends_a_fault_and_keeps_the_calls(self):
+        self.script(method="sendMessage", times=100, respond={"status": 500})
+        self.assertError(self.send({"chat_id": 1, "text": "x"}), 500, "Internal Server Error")
+        self.assertEqual(self.server.control("POST", "script/clear", {}), (200, {"ok": True, "dropped": 1}))
+        self.assertOk(self.send({"chat_id": 1, "text": "x"}))
+        self.assertEqual([c["status"] for c in self.server.calls()], [500, 200])
+        self.assertEqual(self.server.control("POST", "script/clear", {}), (200, {"ok": True, "dropped": 0}))
+
+    def test_a_script_can_match_the_text_only(self):
+        self.script(method="sendMessage", text_contains="answer", times=5, respond={"status": 500})
+        self.assertOk(self.send({"chat_id": 1, "text": "progress"}))
+        self.assertError(self.send({"chat_id": 1, "text": "the answer"}), 500, "Internal Server Error")
+        self.assertEqual(self.server.control("POST", "script", {"text_contains": "", "respond": {"status": 500}})[0], 400)
+
     def test_scripted_429(self):
         self.script(respond={"status": 429, "retry_after": 5})
         self.assertEqual(self.send({"chat_id": 1, "text": "x"}), (429, {

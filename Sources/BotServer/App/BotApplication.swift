@@ -50,12 +50,16 @@ struct BotApplication {
         }
 
         let identity = BotIdentity(token: configuration.botToken)
+        let outbox = TelegramOutbox(api: telegram, logger: Logger(label: "telegram"))
+        let delivery = DurableOutbox(
+            outbox: outbox, store: OutgoingStore(database: database), temporaryDirectory: chat.temporaryDirectory,
+            logger: Logger(label: "chat"))
         let chatService = ChatService(context: ChatContext(
-            settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")), api: telegram, http: http,
+            settings: chat, outbox: outbox, delivery: delivery, api: telegram, http: http,
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
             permissions: PermissionStore(database: database), continuations: ContinuationStore(database: database),
-            slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
+            slots: RunSlots(capacity: chat.maxConcurrentRuns), shutdown: ShutdownState(), identity: identity,
             features: ChatFeatures(drafts: chat.draftStreaming), metrics: metrics, logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
@@ -97,7 +101,13 @@ struct BotApplication {
 
         let grace = Duration.seconds(configuration.shutdownGracePeriodSeconds)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace, afterDrain: { await chatService.stopAll() })),
+            .init(service: DispatcherService(dispatcher: dispatcher, gracePeriod: grace, afterDrain: { deadline in
+                await chatService.stopAll()
+                // What is queued for Telegram (answers, replies) goes out within the grace period.
+                if !(await outbox.drain(until: deadline)) {
+                    Logger(label: "telegram").warning("messages still queued at shutdown; stored answers go after the restart")
+                }
+            })),
             .init(service: HTTPService(server: server, gracePeriod: grace, shutdownFlag: shutdownFlag)),
         ]
         services.append(.init(service: BackgroundService(name: "bot profile") {

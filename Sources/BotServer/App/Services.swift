@@ -32,11 +32,13 @@ struct HTTPService: Service {
 struct DispatcherService: Service {
     let dispatcher: Dispatcher
     let gracePeriod: Duration
-    var afterDrain: @Sendable () async -> Void = {}
+    /// Given the instant the grace period ends.
+    var afterDrain: @Sendable (ContinuousClock.Instant) async -> Void = { _ in }
 
     func run() async throws {
         try? await gracefulShutdown()
+        let deadline = ContinuousClock.now + gracePeriod
         await dispatcher.drain(gracePeriod: gracePeriod)
-        await afterDrain()
+        await afterDrain(deadline)
     }
 }

@@ -6,6 +6,8 @@ import Synchronization
 struct ChatContext: Sendable {
     let settings: ChatSettings
     let outbox: TelegramOutbox
+    /// For what must not be lost: stored first, sent after a crash if need be.
+    let delivery: DurableOutbox
     /// For getFile and downloads (the outbox is for what the bot sends).
     let api: TelegramBotAPI
     /// For the transcription backend.
@@ -17,6 +19,7 @@ struct ChatContext: Sendable {
     let permissions: PermissionStore
     let continuations: ContinuationStore
     let slots: RunSlots
+    let shutdown: ShutdownState
     let identity: BotIdentity
     let features: ChatFeatures
     let metrics: BotMetrics
@@ -57,4 +60,12 @@ final class ChatFeatures: Sendable {
 
     func reactionsAvailable(in chatID: Int64) -> Bool { !reactionsOff.withLock { $0.contains(chatID) } }
     func disableReactions(in chatID: Int64) { _ = reactionsOff.withLock { $0.insert(chatID) } }
+}
+
+/// Set when the bot begins to stop: runs that end because their Claude was stopped for it
+/// are not concluded (as failures) but left to be reported as interrupted after the restart.
+final class ShutdownState: Sendable {
+    private let flag = Mutex(false)
+    var isShuttingDown: Bool { flag.withLock { $0 } }
+    func begin() { flag.withLock { $0 = true } }
 }

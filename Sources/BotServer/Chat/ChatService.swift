@@ -168,8 +168,9 @@ final class ChatService: ConversationHandler {
             try? await context.outbox.answer(AnswerCallbackQuery(callbackQueryID: query.id, text: answer))
             return
         }
-        try? await context.outbox.answer(AnswerCallbackQuery(
-            callbackQueryID: query.id, text: payload == nil ? "This button has expired." : nil))
+        // The tap's answer is all a Cancel gets besides its progress message turning into the card.
+        let toast = payload == nil ? "This button has expired." : payload == "cancel" ? "⏹ Stopping Claude…" : nil
+        try? await context.outbox.answer(AnswerCallbackQuery(callbackQueryID: query.id, text: toast))
         guard let payload else { return }
         await conversation(key).callback(payload, sender: sender, messageID: message.messageID)
     }
@@ -185,6 +186,11 @@ final class ChatService: ConversationHandler {
     /// After start-up: interrupted runs are reported to their chats; queued prompts start;
     /// scheduled continuations are armed again.
     func resumeAfterRestart() async {
+        // First what a crash left unsent (answers, cards, notices), in the order it was stored.
+        await context.delivery.resumePending()
+        if let pruned = try? await OutgoingStore(database: context.runs.database).prune(olderThan: .seconds(7 * 86_400)), pruned > 0 {
+            context.logger.debug("old outgoing messages pruned", metadata: ["rows": "\(pruned)"])
+        }
         do {
             // The CLI that asked these is gone: they can no longer be answered.
             for approval in try await context.permissions.expirePending() {
@@ -195,7 +201,6 @@ final class ChatService: ConversationHandler {
             }
             for run in try await context.runs.unreportedInterruptions() {
                 await conversation(run.conversation).reportInterrupted(run)
-                try await context.runs.markReported(run: run.id)
             }
             for key in try await context.conversations.conversationsWithQueuedPrompts() {
                 await conversation(key).startQueued()
@@ -210,6 +215,7 @@ final class ChatService: ConversationHandler {
 
     /// At shutdown: every Claude process is stopped (its tools with it).
     func stopAll() async {
+        context.shutdown.begin()
         let conversations = registry.withLock { Array($0.values) }
         await withTaskGroup(of: Void.self) { group in
             for conversation in conversations { group.addTask { await conversation.stopSession() } }

@@ -184,6 +184,29 @@ enum Migrations {
                     PRIMARY KEY (chat_id, thread_id)
                 ) WITHOUT ROWID;
                 """),
+        Migration(
+            version: 6, name: "outgoing messages",
+            sql: """
+                -- Messages the user must get even if the bot dies before Telegram has them: a
+                -- run's answer, its end-of-run card, the "interrupted" notice. Stored before the
+                -- run is marked concluded; sent in id order per conversation; message_id is
+                -- Telegram's once it arrived, so a restart sends only what did not.
+                CREATE TABLE outgoing (
+                    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                    chat_id    INTEGER NOT NULL,
+                    thread_id  INTEGER NOT NULL,
+                    run_id     INTEGER,
+                    part       TEXT NOT NULL,      -- JSON: what to send (OutgoingPart)
+                    state      TEXT NOT NULL DEFAULT 'pending'
+                               CHECK (state IN ('pending', 'sent', 'failed')),
+                    message_id INTEGER,            -- Telegram's, once sent
+                    attempts   INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,   -- unix ms
+                    sent_at    INTEGER,            -- unix ms
+                    error      TEXT
+                );
+                CREATE INDEX outgoing_pending ON outgoing(id) WHERE state = 'pending';
+                """),
     ]
 
     static var latestVersion: Int { all.last?.version ?? 0 }

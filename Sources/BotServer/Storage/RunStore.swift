@@ -87,8 +87,13 @@ struct RunStore: Sendable {
         }
     }
 
-    func finish(run id: Int64, sessionID: String, _ completion: RunCompletion) async throws {
-        try await database.writer.write { connection in
+    /// Marks the run concluded together with what must reach the chat about it (stored
+    /// in the same transaction: a crash leaves both or neither); returns the stored parts.
+    @discardableResult
+    func finish(
+        run id: Int64, sessionID: String, _ completion: RunCompletion, outgoing: [OutgoingPart] = [], to key: ConversationKey? = nil
+    ) async throws -> [OutgoingRecord] {
+        try await database.writer.write(.crashSafe) { connection in
             let now = UnixTime.nowMillis()
             try connection.run(
                 """
@@ -100,6 +105,8 @@ struct RunStore: Sendable {
             try connection.run(
                 "UPDATE sessions SET last_used_at = ?, turns = turns + ?, cost_usd = cost_usd + ? WHERE session_id = ?",
                 now, completion.turns, completion.costUSD, sessionID)
+            guard let key, !outgoing.isEmpty else { return [] }
+            return try OutgoingStore.insert(outgoing, for: key, runID: id, on: connection)
         }
     }
 
@@ -120,9 +127,13 @@ struct RunStore: Sendable {
         }
     }
 
-    func markReported(run id: Int64) async throws {
-        try await database.writer.write { connection in
-            try connection.run("UPDATE runs SET reported = 1 WHERE id = ?", id)
+    /// The run's interruption is told: marked together with the parts that tell it.
+    @discardableResult
+    func markReported(run id: Int64, outgoing: [OutgoingPart] = [], to key: ConversationKey? = nil) async throws -> [OutgoingRecord] {
+        try await database.writer.write(.crashSafe) { connection in
+            try connection.run("UPDATE runs SET reported = 1 WHERE id = ? AND reported = 0", id)
+            guard connection.changes > 0, let key, !outgoing.isEmpty else { return [] }
+            return try OutgoingStore.insert(outgoing, for: key, runID: id, on: connection)
         }
     }
 

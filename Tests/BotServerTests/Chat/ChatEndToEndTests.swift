@@ -45,14 +45,27 @@ import TestSupport
             #expect(ChatHarness.button("Continue", in: answer) != nil)
             #expect(ChatHarness.button("New session", in: answer) != nil)
 
-            // The progress message became the end-of-run card.
-            let card = try #require(try await harness.waitForMessage(containing: "Done"))
-            let cardText = card["text"] as? String ?? ""
-            #expect(cardText.contains("hello.txt +1 −0"))
-            #expect(cardText.contains("Write"))
-            #expect(cardText.contains("claude --resume "))
-            #expect(ChatHarness.button("Cancel", in: card) == nil)
+            // A short answer is the run's one message: with its footer, and without the
+            // progress message (it showed the run, then made way for the answer).
+            #expect((answer["raw_text"] as? String)?.contains("<i>✅ ") == true)
+            #expect((answer["text"] as? String)?.contains("1 file changed") == true)
+            #expect(await eventually {
+                let messages = (try? await harness.bot.messages(chat: ChatHarness.user)) ?? []
+                return !messages.contains { ChatHarness.button("Cancel", in: $0) != nil }
+            }, "no progress message is left with its Cancel button")
+            let showingAnswer = try await harness.bot.messages(chat: ChatHarness.user).filter { ($0["text"] as? String)?.contains("now says") == true }
+            #expect(showingAnswer.count == 1)
             #expect(try await harness.bot.calls(method: "editMessageText").contains { ($0.text ?? "").contains("Writing hello.txt") })
+            // The 👀 on the prompt became 👍.
+            #expect(await eventually {
+                let reactions = (try? await harness.bot.reactions(chat: ChatHarness.user)) ?? [:]
+                let onPrompt = reactions["\(prompt)"] as? [[String: Any]] ?? []
+                return onPrompt.first?["emoji"] as? String == "👍"
+            })
+            // How to go on in a terminal is in /status, not under every answer.
+            #expect(!(answer["text"] as? String ?? "").contains("claude --resume"))
+            try await harness.send("/status")
+            #expect(try await harness.waitForMessage(containing: "claude --resume ") != nil)
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "hi\n")
             // Private chat: the partial answer streamed as a draft (with the stop button), and
             // every draft shows text Claude had written so far in one of its turns.
@@ -75,8 +88,8 @@ import TestSupport
             #expect(metrics.total("botserver_update_to_prompt_written_seconds_count", ["process": "started"]) == 1)
             #expect(metrics.total("botserver_update_to_prompt_written_seconds_sum", ["process": "started"]) > 0)
             #expect(metrics.total("botserver_runs_finished_total", ["outcome": "completed"]) == 1)
-            // The prompt and the tap on Allow.
-            #expect(metrics.total("botserver_webhook_requests_total", ["result": "stored"]) == 2)
+            // The prompt, the tap on Allow and /status.
+            #expect(metrics.total("botserver_webhook_requests_total", ["result": "stored"]) == 3)
             #expect(metrics.total("botserver_telegram_requests_total", ["method": "sendChatAction", "result": "ok"]) >= 1)
             #expect(metrics.total("botserver_telegram_requests_total", ["method": "sendMessage", "result": "ok"]) >= 2)
         }

@@ -106,24 +106,23 @@ import TestSupport
         #expect(requests.last.map { $0.description.contains("And then this") && $0.description.contains("and this too") } == true)
     }
 
-    /// A reply sent while the previous answer is still being delivered (here: its sendMessage
-    /// held 2 s by the fake) is not "queued" behind a run that is over: it waits for the
-    /// delivery, then runs as itself, and is timed like any prompt.
+    /// A reply sent while the previous answer is still being delivered (here: its call held
+    /// 2 s by the fake) is not "queued" behind a run that is over: it waits for the delivery,
+    /// then runs as itself, and is timed like any prompt.
     @Test func aPromptOrNewSentWhileTheAnswerIsDeliveredWaitsForIt() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
         try await harness.anthropic.script([["text": "First answer."], ["text": "Second answer."], ["text": "Third answer."]])
         let (status, log) = try await harness.run { _ in
+            // The answer's call (the only one with the footer) is held: the run is concluding.
+            try await harness.bot.script(textContains: Self.footer, times: 1, respond: ["delay": 2])
             try await harness.send("one")
-            _ = try await harness.waitForCall("sendMessage")  // the progress message
-            try await harness.bot.script(method: "sendMessage", times: 1, respond: ["hang": 2])
-            // The card is final, the answer comes next (paced, then held): the run is concluding.
-            #expect(try await harness.waitForCall("editMessageText", where: { $0.text?.contains("Done") == true }) != nil)
+            #expect(await eventually(within: .seconds(30)) { await Self.answersOnTheirWay(harness) == 1 })
             try await harness.send("two")
             #expect(try await harness.waitForMessage(containing: "Second answer.") != nil)
             let notices = try await harness.bot.calls(method: "sendMessage").filter { $0.text?.contains("Queued") == true }
             #expect(notices.isEmpty, "no queued notice for a run that had answered")
-            #expect(try await harness.bot.calls(method: "sendMessage").contains { $0.ok && $0.text?.contains("First answer.") == true })
+            #expect(try await harness.bot.calls().contains { $0.ok && $0.text?.contains("First answer.") == true && $0.method != "sendMessageDraft" })
             let scrape = try await RawHTTPClient.request(port: harness.port, path: "/metrics")
             let samples = PrometheusSamples(scrape.bodyText)
             #expect(samples.total("botserver_update_to_prompt_written_seconds_count") == 2)
@@ -131,25 +130,25 @@ import TestSupport
             #expect(samples.total("botserver_update_to_prompt_written_seconds_count", ["process": "running"]) == 1)
 
             // /new in the same moment: it waits for the delivery too, instead of being refused.
+            try await harness.bot.script(textContains: Self.footer, times: 1, respond: ["delay": 2])
             try await harness.send("three")
-            #expect(await eventually(within: .seconds(30)) {
-                ((try? await harness.bot.calls(method: "sendMessage")) ?? []).filter { $0.text?.contains("Working") == true }.count == 3
-            }, "the third progress message")
-            try await harness.bot.script(method: "sendMessage", times: 1, respond: ["hang": 2])
-            #expect(await eventually(within: .seconds(30)) { await Self.doneCards(harness) == 3 }, "the third run is concluding")
+            #expect(await eventually(within: .seconds(30)) { await Self.answersOnTheirWay(harness) == 3 }, "the third run is concluding")
             try await harness.send("/new")
             #expect(try await harness.waitForMessage(containing: "New session") != nil)
-            let texts = try await harness.bot.calls(method: "sendMessage").compactMap(\.text)
+            let texts = try await harness.bot.calls().filter { $0.method != "sendMessageDraft" }.compactMap(\.text)
             #expect(!texts.contains { $0.contains("still working") }, "\(texts)")
             #expect(texts.contains { $0.contains("Third answer.") })
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
     }
 
-    /// Progress messages turned into a final card (edited to say Done).
-    private static func doneCards(_ harness: ChatHarness) async -> Int {
-        let edits = (try? await harness.bot.calls(method: "editMessageText")) ?? []
-        return Set(edits.filter { $0.text?.contains("Done") == true }.compactMap { $0.params["message_id"] as? Int }).count
+    /// The footer under a short answer ("✅ 0 s · $0.00"), as the bot writes it.
+    static let footer = "<i>✅ "
+
+    /// Answers that reached the fake Bot API (in flight or answered): calls with the footer.
+    private static func answersOnTheirWay(_ harness: ChatHarness) async -> Int {
+        let calls = (try? await harness.bot.calls()) ?? []
+        return calls.filter { ($0.params["text"] as? String)?.contains(footer) == true }.count
     }
 
     @Test func forwardedMessagesArrivingTogetherAreOnePrompt() async throws {

@@ -117,7 +117,7 @@ import TestSupport
             try await harness.send("/compact")
             // A second run ends: the CLI took /compact as its own command.
             #expect(await eventually(within: .seconds(60)) {
-                ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["text"] as? String)?.hasPrefix("✅ Done") == true }.count == 2
+                ((try? await harness.bot.messages(chat: ChatHarness.user)) ?? []).filter { ($0["raw_text"] as? String)?.contains("<i>✅ ") == true }.count == 2
             })
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")

@@ -132,7 +132,12 @@ import TestSupport
         try TelegramLimits.checkText(card, parseMode: .html, limit: TelegramLimits.messageText, what: "card")
         #expect(TelegramChunk.problems(card).isEmpty, "\(TelegramChunk.problems(card))")
         #expect(card.contains("$0.0031") && card.contains("1 h 1 min") && card.contains("… and 15 more"))
-        #expect(card.contains("cd '/p/my project' &amp;&amp; claude --resume abc"))
+        // How to go on in a terminal is for /status, not for every card.
+        #expect(!card.contains("claude --resume"))
+        #expect(ProgressRenderer.terminalCommand(project: "/p/my project", sessionID: "abc") == "<code>cd '/p/my project' &amp;&amp; claude --resume abc</code>")
+        let footer = ProgressRenderer.footer(progress, .init(
+            outcome: "", elapsed: .seconds(12), costUSD: 0.03, model: nil, mode: "default", sessionID: "abc", project: "/p"))
+        #expect(footer == "<i>✅ 12 s · $0.03 · 30 files changed</i>")
     }
 
     @Test func costsReadAsMoney() {

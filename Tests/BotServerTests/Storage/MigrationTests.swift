@@ -14,7 +14,7 @@ import Testing
                 "queued_prompts", "callbacks", "audit_log", "refusals", "permission_rules", "approvals", "scheduled_continuations",
             ]))
             #expect(try await database.scalar("PRAGMA user_version") == Migrations.latestVersion)
-            #expect(Migrations.latestVersion == 5)
+            #expect(Migrations.latestVersion == 6)
             await database.close()
         }
     }
@@ -22,7 +22,7 @@ import Testing
     @Test func appliedMigrationsAreNotRunAgain() async throws {
         try await withStorageTestDirectory { directory in
             let connection = try SQLiteConnection(path: directory + "/m.sqlite", mode: .readWriteCreate)
-            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3, 4, 5])
+            #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [1, 2, 3, 4, 5, 6])
             // Running a migration's CREATE TABLE again would fail, so an empty result also
             // shows nothing was executed.
             #expect(try Migrations.apply(to: connection, logger: storageTestLogger) == [])

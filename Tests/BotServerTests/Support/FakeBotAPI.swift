@@ -56,11 +56,19 @@ final class FakeBotAPI: Sendable {
     }
 
     /// Scripts the next `times` matching calls to answer with `respond` (see the fake's docs).
-    func script(method: String? = nil, chatID: Int64? = nil, times: Int = 1, respond: [String: Any]) async throws {
+    func script(
+        method: String? = nil, chatID: Int64? = nil, textContains: String? = nil, times: Int = 1, respond: [String: Any]
+    ) async throws {
         var body: [String: Any] = ["times": times, "respond": respond]
         if let method { body["method"] = method }
         if let chatID { body["chat_id"] = chatID }
+        if let textContains { body["text_contains"] = textContains }
         _ = try await control("POST", "/__fake/script", body)
+    }
+
+    /// Drops the scripts not used up yet: the fault they made ends.
+    func clearScripts() async throws {
+        _ = try await control("POST", "/__fake/script/clear", [:])
     }
 
     func registerFile(id: String, content: [UInt8], path: String? = nil) async throws {

@@ -120,13 +120,15 @@ actor ApprovalBroker: PermissionDelegate {
                 : .deny(message: "The user denied this from Telegram. Do not try it another way; ask them what to do instead.")
             note = request.toolName == "ExitPlanMode" ? "✏️ Keep planning (\(decider.name))" : "❌ Denied by \(decider.name)"
         }
-        entry.continuation.resume(returning: decision)
+        // Recorded before Claude goes on: its next request may be allowed by the rule just added.
         await audit(request, decision: choice.rawValue, by: decider.id)
-        // The conversation keeps the mode for later processes (the CLI has switched already).
-        if choice == .planAcceptEdits { await onPlanApproved(.acceptEdits) }
-        if choice == .planDefault { await onPlanApproved(.default) }
-        await close(entry, note: TelegramHTML.escape(note))
-        await onChange(pending.count)
+        entry.continuation.resume(returning: decision)
+        // The tap is answered now; the message and the progress follow.
+        afterDecision(entry, note: TelegramHTML.escape(note)) {
+            // The conversation keeps the mode for later processes (the CLI has switched already).
+            if choice == .planAcceptEdits { await self.onPlanApproved(.acceptEdits) }
+            if choice == .planDefault { await self.onPlanApproved(.default) }
+        }
         return choice == .deny ? "Denied" : "Allowed"
     }
 
@@ -143,10 +145,9 @@ actor ApprovalBroker: PermissionDelegate {
         if option == -1 {
             // The copy above may predate the message id (`ask` sets it on the live entry).
             entry.messageID = take(requestID)?.messageID ?? entry.messageID
-            entry.continuation.resume(returning: .allow(updatedInput: entry.request.input))
             await audit(entry.request, decision: "skipped", by: decider.id)
-            await close(entry, note: "⏭ Skipped by \(TelegramHTML.escape(decider.name))")
-            await onChange(pending.count)
+            entry.continuation.resume(returning: .allow(updatedInput: entry.request.input))
+            afterDecision(entry, note: "⏭ Skipped by \(TelegramHTML.escape(decider.name))")
             return "Skipped"
         }
         picker.pick(question: question, option: option)
@@ -157,10 +158,9 @@ actor ApprovalBroker: PermissionDelegate {
             return "Noted"
         }
         entry.messageID = take(requestID)?.messageID ?? entry.messageID
-        entry.continuation.resume(returning: .allow(updatedInput: picker.answeredInput(entry.request.input)))
         await audit(entry.request, decision: "answered", by: decider.id)
-        await close(entry, note: "✅ " + TelegramHTML.escape(picker.summary))
-        await onChange(pending.count)
+        entry.continuation.resume(returning: .allow(updatedInput: picker.answeredInput(entry.request.input)))
+        afterDecision(entry, note: "✅ " + TelegramHTML.escape(picker.summary))
         return "Answered"
     }
 
@@ -205,9 +205,9 @@ actor ApprovalBroker: PermissionDelegate {
         let rowID = try? await context.permissions.recordAsked(conversation: key, tool: request.toolName, summary: text)
         pending[request.id]?.rowID = rowID
         do {
-            let message = try await context.outbox.send(SendMessage(
+            let message = try await sendQuestion(SendMessage(
                 chatID: key.chatID, messageThreadID: key.threadID, text: text, parseMode: .html,
-                replyMarkup: InlineKeyboardMarkup(rows)))
+                replyMarkup: InlineKeyboardMarkup(rows)), for: request.id)
             // Recorded before the next await: a tap can come as soon as Telegram shows the
             // message, and its answer edits the message by this id.
             if pending[request.id] != nil {
@@ -233,6 +233,23 @@ actor ApprovalBroker: PermissionDelegate {
             context.logger.error("could not ask for approval; denied", metadata: ["error": "\(error)"])
             if let entry = take(request.id) {
                 entry.continuation.resume(returning: .deny(message: "The approval request could not be shown to the user."))
+            }
+        }
+    }
+
+    /// The question goes first in its chat, and is tried again for as long as Claude waits
+    /// for it (Telegram down for a while must not turn into a silent denial); it is given up
+    /// when Telegram refuses it for good or the request is no longer waiting.
+    private func sendQuestion(_ request: SendMessage, for requestID: String) async throws(TelegramError) -> Message {
+        var pause = Duration.seconds(1)
+        while true {
+            do {
+                return try await context.outbox.send(request, priority: .interactive)
+            } catch where error.isRetryable && pending[requestID] != nil {
+                context.logger.warning("approval question not delivered yet; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(30))
+                guard pending[requestID] != nil else { throw error }
             }
         }
     }
@@ -295,6 +312,16 @@ actor ApprovalBroker: PermissionDelegate {
 
     // MARK: Helpers
 
+    /// What follows a decision, off the tap's path: the callback is answered while the
+    /// question's message is edited and the progress refreshed.
+    private func afterDecision(_ entry: Pending, note: String, then extra: @escaping @Sendable () async -> Void = {}) {
+        Task {
+            await self.onChange(self.pending.count)
+            await self.close(entry, note: note)
+            await extra()
+        }
+    }
+
     private func take(_ id: String) -> Pending? {
         guard let entry = pending.removeValue(forKey: id) else { return nil }
         entry.timeout?.cancel()
@@ -327,7 +354,8 @@ actor ApprovalBroker: PermissionDelegate {
             closedBeforeShown[entry.request.id] = final
             return
         }
-        _ = try? await context.outbox.edit(EditMessageText(
-            chatID: key.chatID, messageID: messageID, text: final, parseMode: .html, replyMarkup: nil))
+        _ = try? await context.outbox.edit(
+            EditMessageText(chatID: key.chatID, messageID: messageID, text: final, parseMode: .html, replyMarkup: nil),
+            priority: .interactive)
     }
 }

@@ -21,7 +21,7 @@ extension Conversation {
             try? await context.audit.record(event: "rule_revoked", userID: sender.id, chatID: key.chatID, detail: argument)
             await reply(removed ? "🗑 Rule removed: Claude will ask again." : "That rule was already gone.")
         case "cancel":
-            if await cancelRun() { await reply("⏹ Stopping Claude…") }
+            await cancelRun()
         case "sendnow":
             // Interrupt the run; the queued prompt starts as soon as it has stopped.
             if !(await cancelRun()) { await startQueued() }
@@ -61,7 +61,7 @@ extension Conversation {
         let parts = payload.split(separator: ":").map(String.init)
         let decider = ApprovalBroker.Decider(id: sender.id, name: sender.name, isAdmin: sender.isAdmin)
         guard parts.count >= 3, let broker else {
-            await removeButtons(messageID)
+            removeButtonsLater(messageID)
             return "This request is no longer waiting."
         }
         let answer: String
@@ -76,7 +76,7 @@ extension Conversation {
         default:
             return "Unknown choice."
         }
-        if answer.hasPrefix("This") { await removeButtons(messageID) }
+        if answer.hasPrefix("This") { removeButtonsLater(messageID) }
         return answer
     }
 
@@ -91,6 +91,16 @@ extension Conversation {
         settings.permissionMode = mode
         await saveSettings()
         if let session { Task { try? await session.setPermissionMode(mode) } }
+    }
+
+    /// Not awaited: the tap's answer must not wait for the edit's turn in the chat.
+    private func removeButtonsLater(_ messageID: Int64?) {
+        guard let messageID else { return }
+        let outbox = context.outbox, key = key
+        Task {
+            _ = try? await outbox.editReplyMarkup(
+                EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil), priority: .interactive)
+        }
     }
 
     private func removeButtons(_ messageID: Int64?) async {
@@ -121,14 +131,22 @@ extension Conversation {
     }
 
     /// After a restart: the run a crash cut off is reported, with a button to resume it.
+    /// Stored with the run's "reported" mark, so that it is told exactly once, even across
+    /// another crash.
     func reportInterrupted(_ run: RunRecord) async {
+        var parts: [OutgoingPart] = []
         if let progress = run.progressMessageID {
-            _ = try? await context.outbox.edit(EditMessageText(
-                chatID: key.chatID, messageID: progress, text: "⚠️ <b>Interrupted</b>: the bot restarted during this run.", parseMode: .html))
+            parts.append(.text(html: "⚠️ <b>Interrupted</b>: the bot restarted during this run.", replaces: progress))
         }
         let markup = await button("🔄 Resume", "resume:\(run.id)").map { InlineKeyboardMarkup([[$0]]) }
-        await reply(
-            "⚠️ The bot restarted while Claude was working on “\(TelegramHTML.escape(SessionTitle.make(run.prompt)))”. Resume to run it again in the same session.",
-            markup: markup)
+        parts.append(.text(
+            html: "⚠️ The bot restarted while Claude was working on “\(TelegramHTML.escape(SessionTitle.make(run.prompt)))”. Resume to run it again in the same session.",
+            buttons: markup))
+        do {
+            let records = try await context.runs.markReported(run: run.id, outgoing: parts, to: key)
+            await context.delivery.deliver(records)
+        } catch {
+            logger.error("could not record the interrupted run's report", metadata: ["error": "\(error)"])
+        }
     }
 }

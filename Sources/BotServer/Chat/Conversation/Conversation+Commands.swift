@@ -74,7 +74,10 @@ extension Conversation {
         }
         let calledOff = await callOffContinuation().map { " The continuation at \(Self.clock(millis: $0)) UTC is called off." } ?? ""
         if await cancelRun() {
-            await reply("⏹ Stopping Claude…" + (dropped == nil ? "" : " Your queued message was discarded too.") + calledOff)
+            // The progress message shows "Stopping" and ends as the Cancelled card; a reply
+            // only for what else /cancel did.
+            let extra = (dropped == nil ? "" : "🗑 Your queued message was discarded too.") + calledOff
+            if !extra.isEmpty { await reply(extra.trimmingWhitespace()) }
         } else if dropped != nil {
             await reply("🗑 Your queued message was discarded." + calledOff)
         } else {
@@ -87,6 +90,9 @@ extension Conversation {
         let summary = try? await context.runs.session(settings.sessionID)
         let title = summary.map { " — " + TelegramHTML.escape($0.title) } ?? (settings.sessionStarted ? "" : " (new)")
         lines.append("💬 <b>Session</b> <code>\(settings.sessionID.prefix(8))</code>\(title)")
+        if settings.sessionStarted {
+            lines.append("🖥 In a terminal: " + ProgressRenderer.terminalCommand(project: settings.project, sessionID: settings.sessionID))
+        }
         lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(settings.model ?? "default"))")
         if settings.permissionMode == .bypassPermissions {
             lines.insert("⚠️ <b>bypassPermissions</b>: Claude runs every tool without asking.", at: 0)

@@ -108,7 +108,7 @@ extension Conversation {
         let summary = diff.split(separator: "\n", omittingEmptySubsequences: false).prefix { !$0.hasPrefix("diff --git") }.joined(separator: "\n")
         let path = context.settings.temporaryDirectory + "/changes-\(key.chatID)-\(CallbackStore.randomToken()).diff"
         let bytes = Array(diff.utf8)
-        guard AnswerDelivery.write(bytes, to: path) else {
+        guard LocalFile.write(bytes, to: path) else {
             await reply("Could not write the diff file.")
             return
         }

@@ -35,6 +35,8 @@ extension Conversation {
         let clock = ContinuousClock()
         let startedAt = clock.now
         active?.progress = RunProgress(project: settings.project)
+        active?.progressMessage = ProgressMessage(outbox: context.outbox, key: key, interval: editInterval, logger: logger)
+        active?.cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
         // The prompt goes to Claude first; the progress message (paced like every message
         // of the chat) follows on its own and catches up with whatever happened meanwhile.
         let progressReady = Task { await self.openProgressMessage(runID: runID, notice: notice, startedAt: startedAt) }
@@ -94,7 +96,7 @@ extension Conversation {
         active?.concluding = true
         await progressReady.value
         await context.slots.release()
-        await active?.drafts?.close(with: nil)
+        await active?.drafts?.close(wait: true)
         await broker?.denyAll(reason: "The run is over.")
         await conclude(
             runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, freshNote: freshNote,
@@ -102,30 +104,17 @@ extension Conversation {
         await runEnded()
     }
 
-    /// Sends the run's progress message (with its Cancel button) and sets up its throttled
-    /// editing; the run does without it if Telegram will not take it.
+    /// Sends the run's progress message (with its Cancel button); the run does without it if
+    /// Telegram will not take it.
     private func openProgressMessage(runID: Int64, notice: String?, startedAt: ContinuousClock.Instant) async {
-        let cancelMarkup = await button("⏹ Cancel", "cancel").map { InlineKeyboardMarkup([[$0]]) }
-        let first = renderProgress(elapsed: .now - startedAt, note: notice)
-        do {
-            let message = try await context.outbox.send(SendMessage(
-                chatID: key.chatID, messageThreadID: key.threadID, text: first, parseMode: .html, replyMarkup: cancelMarkup))
-            active?.progressMessageID = message.messageID
-            let outbox = context.outbox, chatID = key.chatID, messageID = message.messageID
-            let editor = Throttled<ProgressFrame>(interval: editInterval) { frame in
-                _ = try? await outbox.edit(EditMessageText(
-                    chatID: chatID, messageID: messageID, text: frame.html, parseMode: .html,
-                    replyMarkup: frame.final ? nil : cancelMarkup))
-            }
-            active?.editor = editor
-            // Events that came while the message was on its way: shown now (an unchanged
-            // text would only spend the chat's budget on "message is not modified").
-            let current = renderProgress(elapsed: .now - startedAt, note: notice)
-            if current != first { await editor.offer(ProgressFrame(html: current)) }
-            try? await context.runs.setProgressMessage(run: runID, messageID: message.messageID)
-        } catch {
-            logger.warning("progress message not sent; the run goes on without it", metadata: ["error": "\(error)"])
-        }
+        guard let progressMessage = active?.progressMessage else { return }
+        active?.notice = notice
+        let first = progressFrame(elapsed: .now - startedAt)
+        guard let messageID = await progressMessage.open(first) else { return }
+        // Events that came while the message was on its way: shown now (an unchanged frame
+        // sends nothing).
+        await progressMessage.show(progressFrame(elapsed: .now - startedAt))
+        try? await context.runs.setProgressMessage(run: runID, messageID: messageID)
     }
 
     /// Waits for one of the MAX_CONCURRENT_RUNS slots, telling the user when it has to wait.
@@ -150,11 +139,12 @@ extension Conversation {
     private func makeDraftStream(draftID: Int64) -> Throttled<String>? {
         guard isPrivate, key.chatID > 0, context.features.draftsAvailable else { return nil }
         let outbox = context.outbox, features = context.features, key = key, logger = logger
-        return Throttled(interval: editInterval) { text in
+        return Throttled(interval: editInterval) { [weak self] text in
             guard features.draftsAvailable else { return }
             do {
                 try await outbox.draft(SendMessageDraft(
                     chatID: key.chatID, messageThreadID: key.threadID, draftID: draftID, text: text, parseMode: .html, canStop: true))
+                await self?.noteDraftShown()
             } catch let error as TelegramError where error.isUnsupportedMethod {
                 logger.notice("drafts are not available from this Bot API server; partial text goes in the progress message")
                 features.disableDrafts()
@@ -175,7 +165,9 @@ extension Conversation {
         }
         active?.progress.apply(event)
         let elapsed = ContinuousClock.now - startedAt
-        if let editor = active?.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: elapsed))) }
+        // A tool that finished is news the user waits for; streamed text can wait its turn.
+        let finishedTool = if case .toolResults = event { true } else { false }
+        await active?.progressMessage?.show(progressFrame(elapsed: elapsed), urgent: finishedTool)
         if case .textDelta = event, let drafts = active?.drafts, context.features.draftsAvailable,
             let text = active?.progress.partialText.trimmingWhitespace(), !text.isEmpty
         {
@@ -192,7 +184,7 @@ extension Conversation {
         let bucket = Int((now - startedAt).components.seconds / 5)
         if bucket != run.elapsedBucket {
             active?.elapsedBucket = bucket
-            if let editor = run.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: now - startedAt))) }
+            await run.progressMessage?.show(progressFrame(elapsed: now - startedAt))
         }
         let quiet = now - run.lastEventAt
         let waiting = await broker?.waiting ?? 0
@@ -203,18 +195,32 @@ extension Conversation {
         }
     }
 
-    func renderProgress(elapsed: Duration, note: String? = nil) -> String {
+    func renderProgress(elapsed: Duration) -> String {
         let progress = active?.progress ?? RunProgress(project: settings.project)
         var html = ProgressRenderer.progress(
             progress, elapsed: elapsed, showPartialText: showsPartialTextInProgress)
-        if let note { html += "\n\n" + TelegramHTML.escape(note) }
+        if active?.cancelRequested == true {
+            html += "\n\n⏹ <b>Stopping Claude…</b>"
+        } else if let notice = active?.notice {
+            html += "\n\n" + TelegramHTML.escape(notice)
+        }
         return html
     }
 
+    /// The progress message as it should look now: the Cancel button goes once a cancel is asked.
+    func progressFrame(elapsed: Duration) -> ProgressFrame {
+        ProgressFrame(html: renderProgress(elapsed: elapsed), markup: active?.cancelRequested == true ? nil : active?.cancelMarkup)
+    }
+
     func approvalsChanged(_ waiting: Int) async {
-        guard active != nil else { return }
+        guard let run = active else { return }
         active?.progress.setWaitingForApproval(waiting)
-        if let editor = active?.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: .now - (active?.startedAt ?? .now)))) }
+        // A decision the user just made shows at once, not at the next tick.
+        await run.progressMessage?.show(progressFrame(elapsed: .now - run.startedAt), urgent: true)
+    }
+
+    private func noteDraftShown() {
+        active?.draftShown = true
     }
 
     func failure(of outcome: RunOutcome) -> RunFailure? {
@@ -224,12 +230,22 @@ extension Conversation {
         }
     }
 
-    /// The end-of-run card in place of the progress message, then the answer (or the cause of failure).
+    /// The run's end, stored with the run's outcome before anything is sent (a crash from
+    /// here on still delivers it, see DurableOutbox): the answer in place of the progress
+    /// message when it is short, else the end-of-run card there and the answer after it; a
+    /// failure or a cancel is the card alone.
     private func conclude(
         runID: Int64, sessionID: String, outcome: RunOutcome, elapsed: Duration, freshNote: String?, logger: Logger
     ) async {
         let progress = active?.progress ?? RunProgress(project: settings.project)
         let cancelled = active?.cancelRequested ?? false
+        let progressMessageID = await active?.progressMessage?.close()
+        if context.shutdown.isShuttingDown, case .failed = outcome {
+            // Claude was stopped because the bot is stopping: not a failure of the run. It stays
+            // "running", and the next start reports it as interrupted, with a Resume button.
+            logger.notice("run cut off by the shutdown; reported after the restart")
+            return
+        }
         let result: ResultMessage? = if case .result(let result) = outcome { result } else { nil }
         let failure = cancelled ? nil : failure(of: outcome)
         let cost = result.map { costOfRun(total: $0.totalCostUSD, session: sessionID) } ?? 0
@@ -242,32 +258,65 @@ extension Conversation {
         } else {
             (title, kind) = ("✅ <b>Done</b>", .completed)
         }
-        let card = ProgressRenderer.card(progress, ProgressRenderer.Summary(
+        let summary = ProgressRenderer.Summary(
             outcome: title, elapsed: elapsed, costUSD: result == nil ? nil : cost, model: progress.model ?? settings.model,
-            mode: settings.permissionMode.rawValue, sessionID: sessionID, project: settings.project))
-        if let editor = active?.editor {
-            await editor.close(with: ProgressFrame(html: card, final: true))
-        } else {
-            await reply(card)
-        }
-        await finish(runID: runID, sessionID: sessionID, completion: RunCompletion(
-            outcome: kind, costUSD: cost, inputTokens: result?.usage.inputTokens ?? 0, outputTokens: result?.usage.outputTokens ?? 0,
-            turns: result?.numTurns ?? 0, error: failure?.message))
-        logger.info("run finished", metadata: ["outcome": "\(kind.rawValue)", "seconds": "\(elapsed.components.seconds)"])
+            mode: settings.permissionMode.rawValue, sessionID: sessionID, project: settings.project)
+        let card = ProgressRenderer.card(progress, summary)
 
-        if let freshNote { await reply("ℹ️ " + TelegramHTML.escape(freshNote)) }
-        if cancelled { return }
-        if let failure {
-            var buttons: [InlineKeyboardButton] = []
-            if case .usageLimit(let resets?) = failure.kind, let button = await button("⏰ Continue at \(RunFailure.clock(resets)) UTC", "at:\(resets)") {
-                buttons.append(button)
-            } else if failure.kind != .binaryMissing && failure.kind != .notLoggedIn, let retry = await button("🔁 Try again", "retry:\(runID)") {
-                buttons.append(retry)
+        let parts: [OutgoingPart]
+        if cancelled || failure != nil {
+            let note = freshNote.map { "ℹ️ " + TelegramHTML.escape($0) + "\n\n" } ?? ""
+            parts = [.text(html: note + card, replaces: progressMessageID, buttons: await failureButtons(failure, runID: runID))]
+        } else {
+            let answer = result?.result.flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 } ?? progress.lastText
+            // A streamed draft goes away only when a message is sent: the answer is then a new
+            // message, and the progress message is removed after it.
+            let draftShown = active?.draftShown ?? false
+            let plan = AnswerPlan(formatter: AnswerFormatter(maxMessages: context.settings.maxAnswerMessages))
+            var planned = plan.parts(
+                markdown: answer, progressMessageID: draftShown ? nil : progressMessageID, card: card,
+                footer: ProgressRenderer.footer(progress, summary), note: freshNote, buttons: await answerButtons(progress))
+            if draftShown, let progressMessageID {
+                if planned.count == 1 {
+                    planned.append(.delete(progressMessageID))
+                } else {
+                    planned[0].replaces = progressMessageID
+                }
             }
-            await reply("❌ " + TelegramHTML.escape(failure.message), markup: buttons.isEmpty ? nil : InlineKeyboardMarkup([buttons]))
-            return
+            parts = planned
         }
-        let answer = result?.result.flatMap { $0.trimmingWhitespace().isEmpty ? nil : $0 } ?? progress.lastText
+        let completion = RunCompletion(
+            outcome: kind, costUSD: cost, inputTokens: result?.usage.inputTokens ?? 0, outputTokens: result?.usage.outputTokens ?? 0,
+            turns: result?.numTurns ?? 0, error: failure?.message)
+        context.metrics.runFinished(kind.rawValue)
+        let records: [OutgoingRecord]
+        do {
+            records = try await context.runs.finish(run: runID, sessionID: sessionID, completion, outgoing: parts, to: key)
+        } catch {
+            logger.error("could not record the end of a run; its answer is sent unrecorded", metadata: ["error": "\(error)"])
+            records = []
+            await context.delivery.storeAndDeliver(parts, to: key, runID: runID)
+        }
+        logger.info("run finished", metadata: ["outcome": "\(kind.rawValue)", "seconds": "\(elapsed.components.seconds)"])
+        markOutcome(kind)
+        if !records.isEmpty { await context.delivery.deliver(records) }
+    }
+
+    /// Under a failure: try again, or continue once a usage limit resets.
+    private func failureButtons(_ failure: RunFailure?, runID: Int64) async -> InlineKeyboardMarkup? {
+        guard let failure else { return nil }
+        if case .usageLimit(let resets?) = failure.kind, let button = await button("⏰ Continue at \(RunFailure.clock(resets)) UTC", "at:\(resets)") {
+            return InlineKeyboardMarkup([[button]])
+        }
+        if failure.kind != .binaryMissing && failure.kind != .notLoggedIn, let retry = await button("🔁 Try again", "retry:\(runID)") {
+            return InlineKeyboardMarkup([[retry]])
+        }
+        return nil
+    }
+
+    /// Under an answer: go on, start afresh, get the files Claude made, and see, commit or
+    /// throw away what it changed.
+    private func answerButtons(_ progress: RunProgress) async -> InlineKeyboardMarkup? {
         var row: [InlineKeyboardButton] = []
         if let next = await button("➡️ Continue", "continue") { row.append(next) }
         if let fresh = await button("🆕 New session", "new") { row.append(fresh) }
@@ -285,11 +334,21 @@ extension Conversation {
             let gitRow = [await button("🔍 Show diff", "git:diff"), await button("✅ Commit", "git:commit-ask"), await button("🗑 Discard", "git:discard")]
             rows.append(gitRow.compactMap { $0 })
         }
-        let delivery = AnswerDelivery(
-            outbox: context.outbox, formatter: AnswerFormatter(maxMessages: context.settings.maxAnswerMessages),
-            temporaryDirectory: context.settings.temporaryDirectory, logger: logger)
         let kept = rows.filter { !$0.isEmpty }
-        await delivery.deliver(markdown: answer, to: key, buttons: kept.isEmpty ? nil : InlineKeyboardMarkup(kept))
+        return kept.isEmpty ? nil : InlineKeyboardMarkup(kept)
+    }
+
+    /// The 👀 on the prompt becomes the outcome. Telegram allows reactions from a fixed list
+    /// only (no ✅ or ❌): 👍 done, 👎 failed, 🕊 cancelled.
+    private func markOutcome(_ kind: RunOutcomeKind) {
+        guard let messageID = active?.promptMessageID, messageID != 0, context.features.reactionsAvailable(in: key.chatID) else { return }
+        let emoji = switch kind {
+        case .completed: "👍"
+        case .cancelled: "🕊"
+        default: "👎"
+        }
+        let outbox = context.outbox, key = key
+        Task { await outbox.react(SetMessageReaction(chatID: key.chatID, messageID: messageID, emoji: emoji)) }
     }
 
     /// The CLI reports the session's running total; a run costs the difference.
@@ -326,14 +385,10 @@ extension Conversation {
             run.task?.cancel()
             return true
         }
+        // The progress message says so at once, and ends as the Cancelled card: one message.
+        await run.progressMessage?.show(progressFrame(elapsed: .now - run.startedAt), urgent: true)
         await broker?.denyAll(reason: "Cancelled by the user.")
         await session?.stop()
         return true
     }
-}
-
-/// One state of the progress message; the final one (the card) has no Cancel button.
-struct ProgressFrame: Sendable, Equatable {
-    var html: String
-    var final = false
 }

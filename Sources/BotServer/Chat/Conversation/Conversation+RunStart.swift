@@ -7,7 +7,9 @@ extension Conversation {
     /// Records the run (so a crash from here on is reported as an interrupted run), sends the
     /// prompt to Claude meanwhile when a slot is free, and goes on with the run as a task of
     /// its own.
-    func startRun(prompt: String, updateID: Int64?, requester: Int64, images: [JSONValue] = [], notice: String? = nil) async throws {
+    func startRun(
+        prompt: String, updateID: Int64?, requester: Int64, images: [JSONValue] = [], notice: String? = nil, promptMessageID: Int64 = 0
+    ) async throws {
         await waitForConcludingRun()
         // Claimed before the next await: the actor takes other calls while this one waits,
         // and one of them must not start a second run meanwhile. It queues instead.
@@ -17,6 +19,7 @@ extension Conversation {
             return
         }
         active = ActiveRun(id: 0, prompt: prompt, startedAt: .now, requesterID: requester)
+        active?.promptMessageID = promptMessageID
         // Neither waits for the other: the row is queued for the writer, and the prompt is in
         // Claude's stdin before the writer has woken up. A crash before the row commits leaves
         // the update unhandled, so it is delivered again and, finding no run, run again.

@@ -16,12 +16,20 @@ actor Conversation {
         /// Who asked: they (or an admin) answer the run's approvals.
         let requesterID: Int64
         var task: Task<Void, Never>?
-        var progressMessageID: Int64?
+        /// The user's message that asked for it (0: none, e.g. a button or a queued prompt):
+        /// its 👀 reaction becomes the run's outcome.
+        var promptMessageID: Int64 = 0
         var cancelRequested = false
         var waitingForSlot = false
         var progress = RunProgress(project: "")
-        var editor: Throttled<ProgressFrame>?
+        var progressMessage: ProgressMessage?
+        var cancelMarkup: InlineKeyboardMarkup?
         var drafts: Throttled<String>?
+        /// A draft reached the chat: the answer must then come as a new message, which is
+        /// what makes Telegram drop the draft.
+        var draftShown = false
+        /// A line under the progress (e.g. "Resuming the interrupted run.").
+        var notice: String?
         var lastEventAt = ContinuousClock.now
         var silenceNoticeSent = false
         var elapsedBucket = 0
@@ -116,7 +124,7 @@ actor Conversation {
             return
         }
         let (withFiles, images) = takeAttachments(into: text)
-        try await startRun(prompt: withFiles, updateID: updateID, requester: userID, images: images)
+        try await startRun(prompt: withFiles, updateID: updateID, requester: userID, images: images, promptMessageID: messageID)
     }
 
     private func forwardWindowClosed() async {
@@ -134,7 +142,7 @@ actor Conversation {
                 _ = try? await context.outbox.edit(EditMessageText(
                     chatID: key.chatID, messageID: notice, text: "▶️ Your queued message is on its way to Claude.", replyMarkup: nil))
             }
-            try await startRun(prompt: queued.text, updateID: nil, requester: queued.userID)
+            try await startRun(prompt: queued.text, updateID: nil, requester: queued.userID, promptMessageID: queued.messageID)
         } catch {
             logger.error("could not start the queued prompt", metadata: ["error": "\(error)"])
         }

@@ -60,9 +60,22 @@ enum ProgressRenderer {
             lines.append("")
             lines.append("<b>Tools</b> " + tools.prefix(12).map { TelegramHTML.escape($0.name) + ($0.count > 1 ? " ×\($0.count)" : "") }.joined(separator: ", "))
         }
-        lines.append("")
-        lines.append("Continue in a terminal: <code>cd \(TelegramHTML.escape(shellQuoted(summary.project))) &amp;&amp; claude --resume \(TelegramHTML.escape(summary.sessionID))</code>")
         return lines.joined(separator: "\n")
+    }
+
+    /// The one line under a short answer that replaced the progress message:
+    /// "✅ 12 s · $0.03 · 2 files changed".
+    static func footer(_ progress: RunProgress, _ summary: Summary) -> String {
+        var facts = [format(elapsed: summary.elapsed)]
+        if let cost = summary.costUSD { facts.append(formatCost(cost)) }
+        let files = progress.changedFiles.count
+        if files > 0 { facts.append("\(files) file\(files == 1 ? "" : "s") changed") }
+        return "<i>✅ " + facts.joined(separator: " · ") + "</i>"
+    }
+
+    /// How to go on with the session in a terminal (in /status).
+    static func terminalCommand(project: String, sessionID: String) -> String {
+        "<code>cd \(TelegramHTML.escape(shellQuoted(project))) &amp;&amp; claude --resume \(TelegramHTML.escape(sessionID))</code>"
     }
 
     static func format(elapsed: Duration) -> String {
