@@ -342,9 +342,7 @@ class Phases:
             return None
         session = requests[start]["headers"].get("x-claude-code-session-id")
         same = [r for r in requests[start:] if r["headers"].get("x-claude-code-session-id") == session]
-        # The run ends at the first request after its start answered with end_turn: the first
-        # one whose turn has no tool use. The script says which: the last request of the run is
-        # the one before the next prompt of the same session (if any).
+        # The run's requests go on (tool results carry no user text) until the session's next prompt.
         later_prompt = next((i for i, r in enumerate(same[1:], 1) if r.get("last_user_text")), None)
         run = same[:later_prompt] if later_prompt else same
         return run[-1]["done"]
@@ -648,7 +646,7 @@ def main():
     parser.add_argument("--nostream-taps", type=int, default=0,
                         help="Allow taps with no streamed text before (the approval at the run's start)")
     parser.add_argument("--stream-ms", type=int, default=2000, help="how long a streamed text takes (20 deltas)")
-    parser.add_argument("--pause-ms", type=float, default=500.0, help="pause after a prompt's calls went quiet")
+    parser.add_argument("--pause-ms", type=float, default=1000.0, help="pause after a prompt's calls went quiet")
     parser.add_argument("--quiet-ms", type=float, default=1200.0,
                         help="a private chat is quiet after this long without a call")
     parser.add_argument("--group-quiet-ms", type=float, default=4000.0,

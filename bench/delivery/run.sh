@@ -10,7 +10,7 @@
 #   PROMPTS=20 TAPS=10 bench/delivery/run.sh     # one-line prompts and Allow taps (defaults 12 and 6)
 #   NOSTREAM_TAPS=3 bench/delivery/run.sh        # also Allow taps with no streamed text before (default 0)
 #   STREAM_MS=3000 bench/delivery/run.sh         # how long the streamed texts take (default 2000)
-#   PAUSE_MS=0 bench/delivery/run.sh             # pause after a prompt's calls went quiet (default 500)
+#   PAUSE_MS=0 bench/delivery/run.sh             # pause after a prompt's calls went quiet (default 1000)
 #   KEEP=1 bench/delivery/run.sh                 # keep the temporary folder (logs, database)
 #   CLAUDE_BIN=/path/to/claude bench/delivery/run.sh   # else scripts/install-claude-cli.sh (pinned, cached)
 #
@@ -23,10 +23,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 PROMPTS="${PROMPTS:-12}"
-TAPS="${TAPS:-8}"
+TAPS="${TAPS:-6}"
 NOSTREAM_TAPS="${NOSTREAM_TAPS:-0}"
 STREAM_MS="${STREAM_MS:-2000}"
-PAUSE_MS="${PAUSE_MS:-500}"
+PAUSE_MS="${PAUSE_MS:-1000}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 KEEP="${KEEP:-0}"
 for name in PROMPTS TAPS; do
