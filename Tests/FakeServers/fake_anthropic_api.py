@@ -105,9 +105,12 @@ GET  /__fake/requests[?kind=main][&since=SEQ][&body=0]
        "assistant_messages":0,"entry":0,"stream":true,"status":200,"outcome":"complete","headers":{x-api-key,
        anthropic-version, anthropic-beta, x-claude-code-session-id, user-agent, x-app,
        x-stainless-retry-count, x-stainless-timeout, authorization, content-type (those present)},
-       "model":"...","last_user_text":"...","body":{...parsed JSON...},"time":1700000000.5}]}
-     In arrival order. "turn" = the turn as defined above (assistant messages in the body, plus the
-     turns before a compaction; null without messages), "entry" = script index that answered (null:
+       "model":"...","last_user_text":"...","body":{...parsed JSON...},"time":1700000000.5,
+       "done":1700000000.7}]}
+     In arrival order. "time" = when the request was read, "done" = when its answer was written to
+     the end (the last byte of a stream; null while in flight, for a hang, and when the client went
+     away). "turn" = the turn as defined above (assistant messages in the body, plus the turns before a
+     compaction; null without messages), "entry" = script index that answered (null:
      not from the script). "last_user_text" = the last text block of the last user message that is
      not a <system-reminder> (the prompt as typed; "" for a tool_result message). status/outcome
      are null while in flight; outcome: complete | error | sse_error | hung | client_closed |
@@ -508,7 +511,7 @@ class FakeAnthropicApp:
             "headers": {name: headers[name] for name in RECORDED_HEADERS if headers.get(name) is not None},
             "model": body.get("model") if isinstance(body, dict) else None,
             "last_user_text": last_user_text(messages) if isinstance(messages, list) else None,
-            "body": body, "time": time.time(),
+            "body": body, "time": time.time(), "done": None,
         }
         with self.lock:
             entry["seq"] = len(self.requests) + 1
@@ -707,6 +710,8 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ClientClosed):
             record["outcome"] = "client_closed"
             raise
+        if record["outcome"] != "hung":
+            record["done"] = time.time()
         return record
 
     def _answer(self, record: dict, body: Any, kind: str, size: int) -> None:

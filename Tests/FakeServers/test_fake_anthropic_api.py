@@ -468,6 +468,7 @@ class RequestLogTest(ServerTestCase):
                                             "content-type": "application/json"})
         self.assertEqual(first["body"]["messages"][-1]["content"][0]["text"], "first prompt")
         self.assertIsInstance(first["time"], float)
+        self.assertGreaterEqual(first["done"], first["time"])
         self.assertEqual([r["seq"] for r in self.server.requests("?kind=main")], [1, 3])
         self.assertEqual([r["seq"] for r in self.server.requests("?since=1")], [2, 3])
         self.assertNotIn("body", self.server.requests("?body=0")[0])
