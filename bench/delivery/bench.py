@@ -457,7 +457,10 @@ class Phases:
             self.calls.wait_for(lambda c: c["seq"] > before and self.in_topic(c, topic) and is_answer(c, GROUP_CHAT, warm),
                                 self.args.group_timeout, f"warm-up answer in topic {topic}")
         waited = self.calls.wait_quiet(GROUP_CHAT, self.args.group_quiet_ms / 1000.0, 90.0)
-        log(f"forum group: quiet after {waited:.1f} s; both topics at once ...")
+        # The warm-up spent the group's budget (20 a minute, bursts of 5): the measured
+        # prompts start as in a group that was not just busy.
+        time.sleep(self.args.group_refill_ms / 1000.0)
+        log(f"forum group: quiet after {waited:.1f} s and {self.args.group_refill_ms / 1000.0:.0f} s more; both topics at once ...")
         before = self.calls.last_seq()
         anthropic_before = self.anthropic_seq()
         receipts, texts = {}, {}
@@ -650,6 +653,8 @@ def main():
     parser.add_argument("--pause-ms", type=float, default=1000.0, help="pause after a prompt's calls went quiet")
     parser.add_argument("--quiet-ms", type=float, default=1200.0,
                         help="a private chat is quiet after this long without a call")
+    parser.add_argument("--group-refill-ms", type=float, default=20000.0,
+                        help="pause after the group's warm-up, for its message budget to refill")
     parser.add_argument("--group-quiet-ms", type=float, default=4000.0,
                         help="the group is quiet after this long without a call (its pacing is ~3 s)")
     parser.add_argument("--answer-timeout", type=float, default=30.0)

@@ -2,8 +2,12 @@
 struct AuditStore: Sendable {
     let database: Database
 
-    func record(event: String, userID: Int64?, chatID: Int64?, detail: String?) async throws {
-        try await database.writer.write { connection in
+    /// `durability`: `.crashSafe` where a tap waits for the record (a power cut may lose only
+    /// the newest such rows; the next synced write flushes them).
+    func record(
+        event: String, userID: Int64?, chatID: Int64?, detail: String?, durability: DatabaseWriter.Durability = .synced
+    ) async throws {
+        try await database.writer.write(durability) { connection in
             try connection.run(
                 "INSERT INTO audit_log (at, user_id, chat_id, event, detail) VALUES (?, ?, ?, ?, ?)",
                 UnixTime.nowMillis(), userID, chatID, event, detail)

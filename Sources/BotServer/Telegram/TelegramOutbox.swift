@@ -4,7 +4,8 @@ import Logging
 /// without one chat holding up another:
 ///
 /// - a lane per chat, one request at a time, paced by a token bucket per chat (about
-///   1 message/s with bursts of 3; 20 per minute in groups) and a global one (about 30/s);
+///   1 message/s with bursts of 3; 20 per minute in groups, bursts of 5) and a global one
+///   (about 30/s);
 /// - the lane sends its most important request first (`OutboxPriority`): approval questions,
 ///   then answers and replies, then progress edits, which never take a chat's last free
 ///   slot; in order within a priority;
@@ -22,7 +23,8 @@ import Logging
 actor TelegramOutbox {
     struct Pacing: Sendable {
         var privateChat = RateLimiter(interval: .seconds(1), burst: 3)
-        var groupChat = RateLimiter(count: 20, per: .seconds(60), burst: 3)
+        /// 20 a minute, with room for a burst of 5 (so two topics' answers can go at once).
+        var groupChat = RateLimiter(count: 20, per: .seconds(60), burst: 5)
         var global = RateLimiter(interval: .milliseconds(34), burst: 30)
         var maxAttempts = 5
         var maxEditAttempts = 3
@@ -30,8 +32,10 @@ actor TelegramOutbox {
         var maxBackoff: Duration = .seconds(30)
         /// Longest retry_after honoured by waiting; a longer one fails the request instead.
         var maxRetryAfter: Duration = .seconds(300)
-        /// Slots of a chat's burst that background requests leave free.
-        var reservedForForeground = 1
+        /// Slots of a chat's burst that background requests leave free: for the answer in a
+        /// private chat; in a group, for the answers of two topics at once.
+        var reservedInPrivateChats = 1
+        var reservedInGroups = 2
 
         init() {}
     }
@@ -163,6 +167,18 @@ actor TelegramOutbox {
         }
     }
 
+    /// The streamed answer is complete: a draft still waiting is dropped, and any later one
+    /// too (the answer's own message takes the draft's place).
+    func endDraft(chatID: Int64, draftID: Int64) {
+        let key = EditKey(chatID: chatID, messageID: -draftID)
+        sealed.seal(chatID: chatID, messageID: -draftID)
+        guard let waiting = lanes[chatID]?.jobs.filter({ $0.editKey == key && !$0.started }), !waiting.isEmpty else { return }
+        lanes[chatID]?.jobs.removeAll { job in waiting.contains { $0 === job } }
+        for job in waiting {
+            for waiter in job.waiters { waiter.resume(returning: .success(.done)) }
+        }
+    }
+
     // MARK: Immediate
 
     /// Answered at once (global pace only), retried once on a network fault: the window for
@@ -225,10 +241,11 @@ actor TelegramOutbox {
         chat chatID: Int64, editKey: EditKey?, priority: OutboxPriority, content: MessageContent?,
         _ operation: @escaping @Sendable (TelegramBotAPI) async throws(TelegramError) -> Outcome
     ) async throws(TelegramError) -> Outcome {
-        if let editKey, editKey.messageID > 0 {
-            // A progress edit after the message got its final content would undo it.
+        if let editKey {
+            // A progress edit after the message got its final content would undo it (and a
+            // draft after its answer would show the partial text again).
             if priority == .background, sealed.contains(chatID: chatID, messageID: editKey.messageID) { return .done }
-            if priority > .background { sealed.seal(chatID: chatID, messageID: editKey.messageID) }
+            if priority > .background, editKey.messageID > 0 { sealed.seal(chatID: chatID, messageID: editKey.messageID) }
         }
         var lane = lanes[chatID] ?? Lane(limiter: chatID < 0 ? pacing.groupChat : pacing.privateChat)
         let waiting = editKey.flatMap { key in lane.jobs.last(where: { $0.editKey == key && !$0.started }) }
@@ -275,7 +292,8 @@ actor TelegramOutbox {
     private func runLane(_ chatID: Int64) async {
         while let lane = lanes[chatID], let job = next(in: lane.jobs) {
             let now = clock.now
-            var wait = lane.limiter.delay(now: now, reserving: job.priority == .background ? pacing.reservedForForeground : 0)
+            let reserved = job.priority > .background ? 0 : chatID < 0 ? pacing.reservedInGroups : pacing.reservedInPrivateChats
+            var wait = lane.limiter.delay(now: now, reserving: reserved)
             if let paused = lane.pausedUntil, paused > now { wait = max(wait, paused - now) }
             if let notBefore = job.notBefore, notBefore > now { wait = max(wait, notBefore - now) }
             if wait > .zero {

@@ -344,7 +344,7 @@ actor ApprovalBroker: PermissionDelegate {
         let digest = Digest.sha256Hex(request.input.description)
         try? await context.audit.record(
             event: "approval", userID: userID, chatID: key.chatID,
-            detail: "tool=\(request.toolName) input_sha256=\(digest.prefix(16)) decision=\(decision)")
+            detail: "tool=\(request.toolName) input_sha256=\(digest.prefix(16)) decision=\(decision)", durability: .crashSafe)
     }
 
     private func close(_ entry: Pending, note: String) async {

@@ -96,7 +96,9 @@ extension Conversation {
         active?.concluding = true
         await progressReady.value
         await context.slots.release()
-        await active?.drafts?.close(wait: true)
+        // A draft still waiting for its slot would only delay the answer, which replaces it.
+        await active?.drafts?.close(wait: false)
+        if active?.drafts != nil { await context.outbox.endDraft(chatID: key.chatID, draftID: runID) }
         await broker?.denyAll(reason: "The run is over.")
         await conclude(
             runID: runID, sessionID: sessionID, outcome: outcome, elapsed: clock.now - startedAt, freshNote: freshNote,
