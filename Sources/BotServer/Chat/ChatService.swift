@@ -191,7 +191,7 @@ final class ChatService: ConversationHandler {
                 guard let messageID = approval.messageID else { continue }
                 _ = try? await context.outbox.edit(EditMessageText(
                     chatID: approval.conversation.chatID, messageID: messageID,
-                    text: approval.summary + "\n\n⌛ Expired: the bot restarted before this was answered.", parseMode: .html))
+                    text: ApprovalText.decided(approval.summary) + "\n\n⌛ Expired: the bot restarted before this was answered.", parseMode: .html))
             }
             for run in try await context.runs.unreportedInterruptions() {
                 await conversation(run.conversation).reportInterrupted(run)

@@ -283,9 +283,10 @@ final class ChatHarness: @unchecked Sendable {
         return nil
     }
 
-    /// Waits for Claude's approval question about `action` and taps Allow.
+    /// Waits for Claude's approval question about `action` ("run:\npython3", "write a.txt")
+    /// and taps Allow.
     func approve(_ action: String, chat: Int64 = ChatHarness.user) async throws {
-        guard let question = try await waitForMessage(containing: "Claude wants to: " + action, chat: chat),
+        guard let question = try await waitForMessage(containing: "Claude wants to " + action, chat: chat),
             let allow = Self.button("Allow", in: question)
         else { throw TestSetupError("no approval question for \(action)") }
         try await tap(allow, on: Self.messageID(question), from: chat, chat: chat)

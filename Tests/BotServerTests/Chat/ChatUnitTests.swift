@@ -300,4 +300,37 @@ import TestSupport
         #expect(ApprovalText.ruleFor(request("Bash", ["command": "make && make install"])) == nil)
         #expect(ApprovalText.ruleFor(request("Bash", ["command": "npm run build"]))?.pattern == "npm run")
     }
+
+    /// "Claude wants to run:" with one code block, "Claude wants to edit `a.swift`" with the
+    /// diff: the command, the file and the description each appear once.
+    @Test func approvalsSayWhatInOneLineAndShowItOnce() {
+        func request(_ tool: String, _ input: JSONValue, description: String?) -> PermissionRequest {
+            PermissionRequest(
+                id: "r", toolName: tool, input: input, toolUseID: nil, suggestions: nil, requiresUserInteraction: false,
+                decisionReasonType: nil, description: description, plan: nil)
+        }
+        func count(_ text: String, _ part: String) -> Int { text.components(separatedBy: part).count - 1 }
+        let bash = ApprovalText.question(
+            request("Bash", ["command": "swift test --filter Chat", "description": "Run the chat tests"], description: "Run the chat tests"), project: "/p")
+        #expect(bash.hasPrefix("🔐 <b>Claude wants to run:</b>\n<pre><code class=\"language-bash\">swift test --filter Chat</code></pre>"), "\(bash)")
+        #expect(count(bash, "swift test") == 1 && count(bash, "Run the chat tests") == 1, "\(bash)")
+        #expect(bash.hasSuffix(ApprovalText.replyHint))
+
+        let edit = ApprovalText.question(
+            request("Edit", ["file_path": "/p/app.py", "old_string": "a = 1", "new_string": "a = 2"], description: "app.py"), project: "/p")
+        #expect(edit.hasPrefix("🔐 <b>Claude wants to edit</b> <code>app.py</code>\n<pre><code class=\"language-diff\">- a = 1\n+ a = 2</code></pre>"), "\(edit)")
+        #expect(count(edit, "app.py") == 1, "\(edit)")
+
+        let write = ApprovalText.question(request("Write", ["file_path": "/p/one.txt", "content": "hi\n"], description: "one.txt"), project: "/p")
+        #expect(write.hasPrefix("🔐 <b>Claude wants to write</b> <code>one.txt</code> (1 line):"), "\(write)")
+        #expect(count(write, "one.txt") == 1)
+
+        let fetch = ApprovalText.question(request("WebFetch", ["url": "https://example.com/a?b=1&c=2", "prompt": "x"], description: nil), project: "/p")
+        #expect(fetch.hasPrefix("🔐 <b>Claude wants to fetch</b> <code>https://example.com/a?b=1&amp;c=2</code>"), "\(fetch)")
+        #expect(count(fetch, "example.com") == 1)
+
+        // Decided, the question keeps everything but the hint about replying.
+        #expect(ApprovalText.decided(bash) + ApprovalText.replyHint == bash)
+        #expect(!ApprovalText.decided(bash).contains("Reply to this message"))
+    }
 }
