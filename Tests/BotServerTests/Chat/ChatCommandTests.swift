@@ -46,11 +46,21 @@ import TestSupport
             let statusMessage = try #require(try await harness.waitForMessage(containing: "Idle"))
             let statusText = statusMessage["text"] as? String ?? ""
             #expect(statusText.contains("other") && statusText.contains("acceptEdits"))
+            #expect(statusText.contains("Model default"), "\(statusText)")
+            // How busy the bot is across chats is for admins only.
+            #expect(!statusText.contains("Claude runs busy"), "\(statusText)")
+            try await harness.send("/status", from: ChatHarness.admin)
+            let adminStatus = try await harness.waitForMessage(containing: "Idle", chat: ChatHarness.admin)
+            #expect((adminStatus?["text"] as? String)?.contains("0 of 3 Claude runs busy") == true, "\(adminStatus ?? [:])")
 
             try await harness.send("/frobnicate")
             #expect(try await harness.waitForMessage(containing: "I don't know /frobnicate") != nil)
             try await harness.send("/help")
-            #expect(try await harness.waitForMessage(containing: "/new — Start a fresh Claude session") != nil)
+            let help = try #require(try await harness.waitForMessage(containing: "/new fresh session"))
+            let helpHTML = help["raw_text"] as? String ?? ""
+            let headings = ["<b>Conversation</b>", "<b>Project</b>", "<b>Git</b>", "<b>Settings</b>"].compactMap { helpHTML.range(of: $0)?.lowerBound }
+            #expect(headings.count == 4 && headings == headings.sorted(), "\(helpHTML)")
+            #expect(helpHTML.split(separator: "\n").count <= 14, "\(helpHTML)")
 
             // Addressed to another bot: ignored. Addressed to this one: answered.
             let before = try await harness.bot.calls(method: "sendMessage").count

@@ -13,6 +13,13 @@ import TestSupport
         let (status, log) = try await harness.run { _ in
             try await harness.send("alpha topic")
             #expect(try await harness.waitForMessage(containing: "Answer zero.") != nil)
+            // /status names the model as the end-of-run card does (the name the CLI reported).
+            try await harness.send("/status")
+            let status = try #require(try await harness.waitForMessage(containing: "Idle"))
+            let statusText = status["text"] as? String ?? ""
+            let model = try #require(statusText.components(separatedBy: "Model ").last?.components(separatedBy: "\n").first)
+            let card = try #require(try await harness.waitForMessage(containing: "Done"))
+            #expect(model != "default" && (card["text"] as? String)?.contains(model) == true, "status: \(statusText), card: \(card)")
             try await harness.send("/new")
             #expect(try await harness.waitForMessage(containing: "New session") != nil)
             try await harness.send("beta topic")

@@ -41,6 +41,23 @@ import TestSupport
         #expect(BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "", addressee: nil)))
         #expect(!BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "app", addressee: nil)))
     }
+
+    @Test func helpIsGroupedAndShort() throws {
+        let help = BotCommandCatalog.helpText
+        let headings = BotCommandCatalog.Group.allCases.map { "<b>\($0.rawValue)</b>" }
+        #expect(headings == ["<b>Conversation</b>", "<b>Project</b>", "<b>Git</b>", "<b>Settings</b>"])
+        let positions = headings.compactMap { help.range(of: $0)?.lowerBound }
+        try #require(positions.count == 4)
+        #expect(positions == positions.sorted())
+        for entry in BotCommandCatalog.entries where entry.listed {
+            #expect(help.contains("/" + entry.name), "/\(entry.name) is not in /help")
+        }
+        #expect(help.split(separator: "\n").count <= 14, "\(help)")
+        #expect(StyledText(html: help).text.count < 800, "\(help)")
+        // Git's commands are under Git.
+        let git = help[positions[2]..<positions[3]]
+        #expect(git.contains("/commit") && git.contains("/undo") && !git.contains("/mode"))
+    }
 }
 
 @Suite struct WorkspacePathTests {
@@ -133,6 +150,19 @@ import TestSupport
         #expect(TelegramChunk.problems(card).isEmpty, "\(TelegramChunk.problems(card))")
         #expect(card.contains("$0.0031") && card.contains("1 h 1 min") && card.contains("… and 15 more"))
         #expect(card.contains("cd '/p/my project' &amp;&amp; claude --resume abc"))
+    }
+
+    /// The card and /status name a model alike, as people say it.
+    @Test func modelsAreNamedAsPeopleSayThem() {
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-5-20250929") == "Sonnet 4.5")
+        #expect(ProgressRenderer.modelName("claude-opus-4-1-20250805") == "Opus 4.1")
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-20250514") == "Sonnet 4")
+        #expect(ProgressRenderer.modelName("claude-3-5-haiku-20241022") == "Haiku 3.5")
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-5[1m]") == "Sonnet 4.5 (1M)")
+        #expect(ProgressRenderer.modelName("opus") == "Opus")
+        #expect(ProgressRenderer.modelName("gpt-4o-mini") == "gpt-4o-mini")  // another shape: as it is
+        #expect(ProgressRenderer.modelName("my-custom-model") == "my-custom-model")
+        #expect(ProgressRenderer.modelName(nil) == nil && ProgressRenderer.modelName("") == nil)
     }
 
     @Test func costsReadAsMoney() {

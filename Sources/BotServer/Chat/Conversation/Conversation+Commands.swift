@@ -15,7 +15,7 @@ extension Conversation {
         case "start": await reply(welcome())
         case "help": await reply(BotCommandCatalog.helpText)
         case "new": await newSession()
-        case "status": await reply(await statusText())
+        case "status": await reply(await statusText(for: sender))
         case "cancel": await cancelCommand()
         case "sessions", "resume":
             if command.name == "resume", !command.arguments.isEmpty {
@@ -87,7 +87,9 @@ extension Conversation {
         let summary = try? await context.runs.session(settings.sessionID)
         let title = summary.map { " — " + TelegramHTML.escape($0.title) } ?? (settings.sessionStarted ? "" : " (new)")
         lines.append("💬 <b>Session</b> <code>\(settings.sessionID.prefix(8))</code>\(title)")
-        lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(settings.model ?? "default"))")
+        // Named as the end-of-run card names it: what the CLI reported, else what was asked for.
+        let model = ProgressRenderer.modelName(active?.progress.model ?? reportedModel ?? settings.model) ?? "default"
+        lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(model))")
         if settings.permissionMode == .bypassPermissions {
             lines.insert("⚠️ <b>bypassPermissions</b>: Claude runs every tool without asking.", at: 0)
         }
@@ -106,8 +108,10 @@ extension Conversation {
             lines.append("⏰ <b>Continues</b> by itself at \(Self.clock(millis: dueAt)) UTC (/cancel calls it off)")
         }
         if let gitLines = await gitStatusLines() { lines.append(contentsOf: gitLines) }
-        let running = await context.slots.running, waitingRuns = await context.slots.waiting
-        lines.append("⚙️ \(running) of \(context.settings.maxConcurrentRuns) Claude runs busy" + (waitingRuns > 0 ? ", \(waitingRuns) waiting" : ""))
+        if sender.isAdmin {
+            let running = await context.slots.running, waitingRuns = await context.slots.waiting
+            lines.append("⚙️ \(running) of \(context.settings.maxConcurrentRuns) Claude runs busy" + (waitingRuns > 0 ? ", \(waitingRuns) waiting" : ""))
+        }
         let today = (try? await context.runs.cost(of: key, since: UnixTime.startOfDayMillis())) ?? (cost: 0, runs: 0)
         lines.append("💰 <b>Today</b> \(ProgressRenderer.formatCost(today.cost)) in \(today.runs) run\(today.runs == 1 ? "" : "s")")
         return lines.joined(separator: "\n")
@@ -312,6 +316,7 @@ extension Conversation {
             return
         }
         settings.model = name
+        reportedModel = nil  // the CLI's name for the old choice; the next run reports the new one
         await saveSettings()
         try? await session?.setModel(name)
         await reply("🧠 Model is now <b>\(TelegramHTML.escape(name ?? "default"))</b>.")

@@ -174,6 +174,7 @@ extension Conversation {
             await saveSettings()
         }
         active?.progress.apply(event)
+        if case .initialized(let initialization) = event, let model = initialization.model { reportedModel = model }
         let elapsed = ContinuousClock.now - startedAt
         if let editor = active?.editor { await editor.offer(ProgressFrame(html: renderProgress(elapsed: elapsed))) }
         if case .textDelta = event, let drafts = active?.drafts, context.features.draftsAvailable,

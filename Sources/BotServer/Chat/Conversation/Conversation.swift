@@ -46,6 +46,8 @@ actor Conversation {
     var pendingAttachments: [Attachment] = []
     var pendingCaption: String?
     var albumTimer: Task<Void, Never>?
+    /// The model the CLI said it runs (its init message), for /status between runs.
+    var reportedModel: String?
     /// Per session: the CLI's running cost total at the last result.
     var costBaselines: [String: Double] = [:]
 
