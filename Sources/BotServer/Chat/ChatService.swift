@@ -143,7 +143,7 @@ final class ChatService: ConversationHandler {
         Task {
             _ = try? await outbox.send(SendMessage(
                 chatID: chatID, messageThreadID: key.threadID,
-                text: "Sorry, this bot is private. (Your Telegram user id is \(user.id); the owner can add it to ALLOWED_USER_IDS.)"))
+                text: "Sorry, this bot is private. Your Telegram user id is \(user.id): its owner can let you in with it."))
         }
     }
 

@@ -20,6 +20,11 @@ import TestSupport
 
             try await harness.send("/pwd")
             #expect(try await harness.waitForMessage(containing: "📁 app") != nil)
+            // The welcome names the project in words, not as code.
+            try await harness.send("/start")
+            let welcome = try #require(try await harness.waitForMessage(containing: "Claude Code, from your phone"))
+            #expect((welcome["text"] as? String)?.contains("Claude works in “app”") == true, "\(welcome)")
+            #expect((welcome["raw_text"] as? String)?.contains("<code>") == false, "\(welcome)")
             for (path, refusal) in [
                 ("..", "“..” is not allowed"), ("/etc", "Absolute paths are not allowed"), ("escape", "leads outside the workspace"),
                 ("../other", "“..” is not allowed"), ("missing", "There is no folder"), ("README.md", "is a file"),
@@ -88,7 +93,10 @@ import TestSupport
             try await harness.send("rm -rf everything please", from: stranger)
             try await harness.send("/new", from: stranger)
             try await harness.send("/status", from: stranger)
-            #expect(try await harness.waitForMessage(containing: "this bot is private", chat: stranger) != nil)
+            let refusal = try #require(try await harness.waitForMessage(containing: "this bot is private", chat: stranger))
+            // Their id, to pass on to the owner; not how the owner configures the bot.
+            let refusalText = refusal["text"] as? String ?? ""
+            #expect(refusalText.contains("\(stranger)") && !refusalText.contains("ALLOWED_USER_IDS"), "\(refusalText)")
             try await harness.tap("c:whatever", on: 1, from: stranger)
             let alert = try await harness.waitForCall("answerCallbackQuery")
             #expect(alert?.params["show_alert"] as? Bool == true)

@@ -53,7 +53,7 @@ extension Conversation {
     private func welcome() -> String {
         """
         👋 <b>Claude Code, from your phone.</b>
-        Send what you want done; Claude works in <code>\(TelegramHTML.escape(displayProject))</code> and you watch it live.
+        Send what you want done; Claude works in \(TelegramHTML.escape(displayProject == "workspace root" ? "the workspace root" : "“\(displayProject)”")) and you watch it live.
         /projects picks a project, /new starts a fresh session, /help lists everything.
         """
     }
