@@ -171,7 +171,8 @@ final class ChatService: ConversationHandler {
         try? await context.outbox.answer(AnswerCallbackQuery(
             callbackQueryID: query.id, text: payload == nil ? "This button has expired." : nil))
         guard let payload else { return }
-        await conversation(key).callback(payload, sender: sender, messageID: message.messageID)
+        let tap = Conversation.Tap(data: data, keyboard: message.replyMarkup?.markup)
+        await conversation(key).callback(payload, sender: sender, messageID: message.messageID, tap: tap)
     }
 
     // MARK: Start and stop

@@ -42,6 +42,11 @@ import TestSupport
             #expect(other.utf8.count <= 64)
             try await harness.tap(other, on: ChatHarness.messageID(picker))
             #expect(try await harness.waitForMessage(containing: "Now in other") != nil)
+            // Picked: the picker's buttons are gone.
+            #expect(await eventually(within: .seconds(10)) {
+                let shown = try? await harness.bot.messages(chat: ChatHarness.user).first { ChatHarness.messageID($0) == ChatHarness.messageID(picker) }
+                return shown != nil && ChatHarness.button("other", in: shown) == nil
+            })
 
             try await harness.send("/mode bypassPermissions")
             #expect(try await harness.waitForMessage(containing: "only admins") != nil)

@@ -39,6 +39,11 @@ import TestSupport
             #expect(labels.last?.contains("alpha topic") == true && labels.last?.contains("$") == true)
             try await harness.tap(try #require(ChatHarness.button("alpha topic", in: list)), on: ChatHarness.messageID(list))
             #expect(try await harness.waitForMessage(containing: "Resumed alpha topic") != nil)
+            // Picked: the list's buttons are gone.
+            #expect(await eventually(within: .seconds(10)) {
+                let shown = try? await harness.bot.messages(chat: ChatHarness.user).first { ChatHarness.messageID($0) == ChatHarness.messageID(list) }
+                return shown != nil && ChatHarness.button("alpha topic", in: shown) == nil
+            })
 
             try await harness.send("and more")
             #expect(try await harness.waitForMessage(containing: "Answer one.") != nil)

@@ -82,7 +82,9 @@ extension Conversation {
         }
     }
 
-    func statusText() async -> String {
+    /// The run-slot line is for admins: it tells of other people's runs, and only an admin
+    /// can change MAX_CONCURRENT_RUNS anyway.
+    func statusText(for sender: Sender) async -> String {
         var lines = ["📁 <b>Project</b> <code>\(TelegramHTML.escape(displayProject))</code>"]
         let summary = try? await context.runs.session(settings.sessionID)
         let title = summary.map { " — " + TelegramHTML.escape($0.title) } ?? (settings.sessionStarted ? "" : " (new)")
@@ -174,14 +176,16 @@ extension Conversation {
         return "\(minutes / 1440) d ago"
     }
 
-    func switchToSession(_ id: String) async {
+    /// Whether the conversation is now in that session.
+    @discardableResult
+    func switchToSession(_ id: String) async -> Bool {
         guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then pick the session.")
-            return
+            return false
         }
         guard let summary = try? await context.runs.session(id), summary.id == id else {
             await reply("That session is not known here any more.")
-            return
+            return false
         }
         if let session { await session.stop() }
         session = nil
@@ -190,6 +194,7 @@ extension Conversation {
         if WorkspacePath.isDirectory(summary.project) { settings.project = summary.project }
         await saveSettings()
         await reply("💬 Resumed <b>\(TelegramHTML.escape(summary.title))</b> (\(summary.turns) turns, \(ProgressRenderer.formatCost(summary.costUSD))). Your next message continues it.")
+        return true
     }
 
     private func resumeSession(prefix: String) async {
@@ -221,8 +226,10 @@ extension Conversation {
         await reply(text, markup: InlineKeyboardMarkup(rows))
     }
 
-    /// /cd and the project picker. A new folder means a new session (sessions belong to a folder).
-    func changeDirectory(_ argument: String, fromRoot: Bool = false) async {
+    /// /cd and the project picker. A new folder means a new session (sessions belong to a
+    /// folder). Whether the conversation is now in that folder.
+    @discardableResult
+    func changeDirectory(_ argument: String, fromRoot: Bool = false) async -> Bool {
         let root = context.settings.workspaceRoot
         let base = fromRoot ? root : settings.project
         let target: String
@@ -233,12 +240,12 @@ extension Conversation {
             case .success(let path): target = path
             case .failure(let error):
                 await reply("🚫 " + TelegramHTML.escape(error.description.sentenceCased) + ".")
-                return
+                return false
             }
         }
         guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then change folder.")
-            return
+            return false
         }
         if target != settings.project {
             if let session { await session.stop() }
@@ -249,6 +256,7 @@ extension Conversation {
             await saveSettings()
         }
         await reply("📁 Now in <code>\(TelegramHTML.escape(displayProject))</code>. A new session starts with your next message.")
+        return true
     }
 
     private func listDirectory(_ argument: String) async {
