@@ -143,7 +143,7 @@ final class ChatService: ConversationHandler {
         Task {
             _ = try? await outbox.send(SendMessage(
                 chatID: chatID, messageThreadID: key.threadID,
-                text: "Sorry, this bot is private. (Your Telegram user id is \(user.id); the owner can add it to ALLOWED_USER_IDS.)"))
+                text: "Sorry, this bot is private. Your Telegram user id is \(user.id): its owner can let you in with it."))
         }
     }
 
@@ -172,7 +172,8 @@ final class ChatService: ConversationHandler {
         let toast = payload == nil ? "This button has expired." : payload == "cancel" ? "⏹ Stopping Claude…" : nil
         try? await context.outbox.answer(AnswerCallbackQuery(callbackQueryID: query.id, text: toast))
         guard let payload else { return }
-        await conversation(key).callback(payload, sender: sender, messageID: message.messageID)
+        let tap = Conversation.Tap(data: data, keyboard: message.replyMarkup?.markup)
+        await conversation(key).callback(payload, sender: sender, messageID: message.messageID, tap: tap)
     }
 
     // MARK: Start and stop
@@ -197,7 +198,7 @@ final class ChatService: ConversationHandler {
                 guard let messageID = approval.messageID else { continue }
                 _ = try? await context.outbox.edit(EditMessageText(
                     chatID: approval.conversation.chatID, messageID: messageID,
-                    text: approval.summary + "\n\n⌛ Expired: the bot restarted before this was answered.", parseMode: .html))
+                    text: ApprovalText.decided(approval.summary) + "\n\n⌛ Expired: the bot restarted before this was answered.", parseMode: .html))
             }
             for run in try await context.runs.unreportedInterruptions() {
                 await conversation(run.conversation).reportInterrupted(run)

@@ -24,13 +24,15 @@ import TestSupport
         try await harness.anthropic.script([Self.write(file, "one"), Self.write(file, "two"), ["text": "Both written."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Write a.txt twice")
-            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to: Writing a.txt"))
+            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to write a.txt"))
             let always = try #require(ChatHarness.button("Always", in: question))
             try await harness.tap(always, on: ChatHarness.messageID(question))
             #expect(try await harness.waitForMessage(containing: "Both written.") != nil)
             #expect(try await Self.questionMessages(harness).count == 1, "the second Write was asked again")
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "two")
-            #expect(try await harness.waitForMessage(containing: "Always allowed by Ada") != nil)
+            // A private chat's decision names nobody: there is only one person to decide.
+            let decided = try #require(try await harness.waitForMessage(containing: "♾ Always allowed: Write in this project"))
+            #expect((decided["text"] as? String)?.contains("by Ada") == false)
 
             try await harness.send("/permissions")
             let list = try #require(try await harness.waitForMessage(containing: "Tap one to revoke it"))
@@ -64,12 +66,15 @@ import TestSupport
             try await harness.send("Write b.txt")
             _ = try await harness.waitForCall("sendMessage")  // the progress message
             try await harness.bot.script(method: "sendMessage", times: 1, respond: ["delay": 2])
-            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to: Writing b.txt"))
+            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to write b.txt"))
             try await harness.tap(try #require(ChatHarness.button("Allow once", in: question)), on: ChatHarness.messageID(question))
             #expect(try await harness.waitForMessage(containing: "Written.") != nil)
-            let decided = try await harness.waitForMessage(containing: "Allowed once by Ada")
+            let decided = try await harness.waitForMessage(containing: "✅ Allowed once")
             #expect(decided != nil)
             #expect(decided?["reply_markup"] == nil || decided?["reply_markup"] is NSNull, "no buttons left")
+            // Decided: the hint about replying is gone, and a private chat names nobody.
+            let text = decided?["text"] as? String ?? ""
+            #expect(!text.contains("Reply to this message") && !text.contains("by Ada"), "\(text)")
             #expect(try String(contentsOfFile: file, encoding: .utf8) == "one")
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
@@ -82,11 +87,12 @@ import TestSupport
         try await harness.anthropic.script([Self.write(file, "x"), ["text": "Understood, not writing it."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Write secret.txt")
-            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to: Writing secret.txt"))
+            let question = try #require(try await harness.waitForMessage(containing: "Claude wants to write secret.txt"))
             let allow = try #require(ChatHarness.button("Allow once", in: question))
             try await harness.replyTo(ChatHarness.messageID(question), text: "no, put it in notes.txt instead")
             #expect(try await harness.waitForMessage(containing: "Understood, not writing it.") != nil)
-            #expect(try await harness.waitForMessage(containing: "Denied by Ada: “no, put it in notes.txt instead”") != nil)
+            let denied = try #require(try await harness.waitForMessage(containing: "❌ Denied: “no, put it in notes.txt instead”"))
+            #expect((denied["text"] as? String)?.contains("Reply to this message") == false)
             // A late tap on the decided request: a short answer, nothing changes.
             try await harness.tap(allow, on: ChatHarness.messageID(question))
             let late = try await harness.waitForCall("answerCallbackQuery") { ($0.params["text"] as? String)?.contains("no longer waiting") == true }
@@ -132,6 +138,8 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: file))
             try await harness.tap(allow, on: ChatHarness.messageID(question), from: ChatHarness.admin, chat: group)
             #expect(try await harness.waitForMessage(containing: "Team file written.", chat: group) != nil)
+            // In a group the others see who decided.
+            #expect(try await harness.waitForMessage(containing: "✅ Allowed once by Ada", chat: group) != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
         #expect(FileManager.default.fileExists(atPath: file))
@@ -150,12 +158,12 @@ import TestSupport
         ])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Fetch both")
-            let askFirst = try #require(try await harness.waitForMessage(containing: "Claude wants to: Fetching http://127.0.0.1:9/first-page"))
-            let askSecond = try #require(try await harness.waitForMessage(containing: "Claude wants to: Fetching http://127.0.0.1:9/second-page"))
+            let askFirst = try #require(try await harness.waitForMessage(containing: "Claude wants to fetch http://127.0.0.1:9/first-page"))
+            let askSecond = try #require(try await harness.waitForMessage(containing: "Claude wants to fetch http://127.0.0.1:9/second-page"))
             // Both are open at once; the second is answered first.
             try await harness.tap(try #require(ChatHarness.button("Deny", in: askSecond)), on: ChatHarness.messageID(askSecond))
-            #expect(try await harness.waitForMessage(containing: "Denied by Ada") != nil)
-            let stillOpen = try await harness.waitForMessage(containing: "Claude wants to: Fetching http://127.0.0.1:9/first-page")
+            #expect(try await harness.waitForMessage(containing: "❌ Denied") != nil)
+            let stillOpen = try await harness.waitForMessage(containing: "Claude wants to fetch http://127.0.0.1:9/first-page")
             #expect(ChatHarness.button("Allow once", in: stillOpen) != nil)
             try await harness.tap(try #require(ChatHarness.button("Allow once", in: askFirst)), on: ChatHarness.messageID(askFirst))
             #expect(try await harness.waitForMessage(containing: "Fetched what I could.") != nil)
@@ -253,6 +261,7 @@ import TestSupport
             let expired = try await harness.waitForMessage(containing: "Expired: the bot restarted")
             #expect(expired != nil)
             #expect(expired?["reply_markup"] == nil || expired?["reply_markup"] is NSNull)
+            #expect((expired?["text"] as? String)?.contains("Reply to this message") == false)
         }
     }
 }

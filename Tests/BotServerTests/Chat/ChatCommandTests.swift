@@ -20,6 +20,11 @@ import TestSupport
 
             try await harness.send("/pwd")
             #expect(try await harness.waitForMessage(containing: "📁 app") != nil)
+            // The welcome names the project in words, not as code.
+            try await harness.send("/start")
+            let welcome = try #require(try await harness.waitForMessage(containing: "Claude Code, from your phone"))
+            #expect((welcome["text"] as? String)?.contains("Claude works in “app”") == true, "\(welcome)")
+            #expect((welcome["raw_text"] as? String)?.contains("<code>") == false, "\(welcome)")
             for (path, refusal) in [
                 ("..", "“..” is not allowed"), ("/etc", "Absolute paths are not allowed"), ("escape", "leads outside the workspace"),
                 ("../other", "“..” is not allowed"), ("missing", "There is no folder"), ("README.md", "is a file"),
@@ -37,6 +42,11 @@ import TestSupport
             #expect(other.utf8.count <= 64)
             try await harness.tap(other, on: ChatHarness.messageID(picker))
             #expect(try await harness.waitForMessage(containing: "Now in other") != nil)
+            // Picked: the picker's buttons are gone.
+            #expect(await eventually(within: .seconds(10)) {
+                let shown = try? await harness.bot.messages(chat: ChatHarness.user).first { ChatHarness.messageID($0) == ChatHarness.messageID(picker) }
+                return shown != nil && ChatHarness.button("other", in: shown) == nil
+            })
 
             try await harness.send("/mode bypassPermissions")
             #expect(try await harness.waitForMessage(containing: "only admins") != nil)
@@ -46,11 +56,21 @@ import TestSupport
             let statusMessage = try #require(try await harness.waitForMessage(containing: "Idle"))
             let statusText = statusMessage["text"] as? String ?? ""
             #expect(statusText.contains("other") && statusText.contains("acceptEdits"))
+            #expect(statusText.contains("Model default"), "\(statusText)")
+            // How busy the bot is across chats is for admins only.
+            #expect(!statusText.contains("Claude runs busy"), "\(statusText)")
+            try await harness.send("/status", from: ChatHarness.admin)
+            let adminStatus = try await harness.waitForMessage(containing: "Idle", chat: ChatHarness.admin)
+            #expect((adminStatus?["text"] as? String)?.contains("0 of 3 Claude runs busy") == true, "\(adminStatus ?? [:])")
 
             try await harness.send("/frobnicate")
             #expect(try await harness.waitForMessage(containing: "I don't know /frobnicate") != nil)
             try await harness.send("/help")
-            #expect(try await harness.waitForMessage(containing: "/new — Start a fresh Claude session") != nil)
+            let help = try #require(try await harness.waitForMessage(containing: "/new fresh session"))
+            let helpHTML = help["raw_text"] as? String ?? ""
+            let headings = ["<b>Conversation</b>", "<b>Project</b>", "<b>Git</b>", "<b>Settings</b>"].compactMap { helpHTML.range(of: $0)?.lowerBound }
+            #expect(headings.count == 4 && headings == headings.sorted(), "\(helpHTML)")
+            #expect(helpHTML.split(separator: "\n").count <= 14, "\(helpHTML)")
 
             // Addressed to another bot: ignored. Addressed to this one: answered.
             let before = try await harness.bot.calls(method: "sendMessage").count
@@ -78,7 +98,10 @@ import TestSupport
             try await harness.send("rm -rf everything please", from: stranger)
             try await harness.send("/new", from: stranger)
             try await harness.send("/status", from: stranger)
-            #expect(try await harness.waitForMessage(containing: "this bot is private", chat: stranger) != nil)
+            let refusal = try #require(try await harness.waitForMessage(containing: "this bot is private", chat: stranger))
+            // Their id, to pass on to the owner; not how the owner configures the bot.
+            let refusalText = refusal["text"] as? String ?? ""
+            #expect(refusalText.contains("\(stranger)") && !refusalText.contains("ALLOWED_USER_IDS"), "\(refusalText)")
             try await harness.tap("c:whatever", on: 1, from: stranger)
             let alert = try await harness.waitForCall("answerCallbackQuery")
             #expect(alert?.params["show_alert"] as? Bool == true)

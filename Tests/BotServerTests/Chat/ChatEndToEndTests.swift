@@ -32,7 +32,7 @@ import TestSupport
             #expect((reaction?.seq ?? .max) < (askedFirst?.seq ?? 0))
 
             // Write needs approval in the default mode: a question with buttons, answered by a tap.
-            let question = try await harness.waitForMessage(containing: "Claude wants to: Writing hello.txt")
+            let question = try await harness.waitForMessage(containing: "Claude wants to write hello.txt")
             let allow = try #require(ChatHarness.button("Allow", in: question))
             #expect(!FileManager.default.fileExists(atPath: file))
             try await harness.tap(allow, on: ChatHarness.messageID(question))

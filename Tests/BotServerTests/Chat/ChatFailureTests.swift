@@ -165,10 +165,10 @@ import TestSupport
         ])
         let (status, log) = try await harness.run(["MAX_CONCURRENT_RUNS": "1"]) { _ in
             try await harness.send("First", from: ChatHarness.user)
-            try await harness.approve("Running: python3", chat: ChatHarness.user)
+            try await harness.approve("run:\npython3", chat: ChatHarness.user)
             try await harness.send("Second", from: ChatHarness.admin)
             #expect(try await harness.waitForMessage(containing: "Claude is busy in other chats", chat: ChatHarness.admin) != nil)
-            try await harness.approve("Running: python3", chat: ChatHarness.admin)
+            try await harness.approve("run:\npython3", chat: ChatHarness.admin)
             #expect(try await harness.waitForMessage(containing: "Answer.", chat: ChatHarness.admin) != nil)
             #expect(try await harness.waitForMessage(containing: "Answer.", chat: ChatHarness.user) != nil)
         }

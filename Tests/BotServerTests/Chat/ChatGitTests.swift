@@ -170,7 +170,10 @@ import TestSupport
         try await harness.anthropic.script([["text": "`Add a greeting file.`"]])
         let (status, log) = try await harness.run(["GIT_AUTHOR_NAME": "Bot User", "GIT_AUTHOR_EMAIL": "bot@example.com"]) { _ in
             try await harness.send("/commit")
-            let proposal = try #require(try await harness.waitForMessage(containing: "Commit message:"))
+            let proposalOrNil = try await harness.waitForMessage(containing: "Commit message:")
+            let debugTexts = try await harness.bot.messages(chat: ChatHarness.user).map { "\($0["text"] ?? "")" }
+            let debugCalls = try await harness.bot.calls().suffix(12).map { "\($0.method) \($0.params)" }
+            let proposal = try #require(proposalOrNil, "\(debugTexts) \(debugCalls)")
             #expect((proposal["text"] as? String)?.contains("Add a greeting file") == true)
             try await harness.tap(try #require(ChatHarness.button("Commit", in: proposal)), on: ChatHarness.messageID(proposal))
             #expect(try await harness.waitForMessage(containing: "Committed") != nil)
@@ -220,7 +223,7 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: harness.workspace).sorted() == ["app", "other"])
     }
 
-    @Test func anAnswerAfterChangesOffersDiffCommitAndDiscard() async throws {
+    @Test func anAnswerAfterChangesOffersDiffCommitAndDiscardUntilCommitted() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
         try await Remote.git(["init", "-q", "--initial-branch=main", harness.project])
@@ -229,7 +232,7 @@ import TestSupport
             ["text": "Writing.", "tool_use": ["name": "Write", "input": ["file_path": .string(harness.project + "/made.txt"), "content": "made by claude\n"]]],
             ["text": "Made it."],
         ])
-        let (status, log) = try await harness.run { _ in
+        let (status, log) = try await harness.run(["GIT_AUTHOR_NAME": "Bot User", "GIT_AUTHOR_EMAIL": "bot@example.com"]) { _ in
             try await harness.send("/mode acceptEdits")
             #expect(try await harness.waitForMessage(containing: "Mode is now acceptEdits") != nil)
             try await harness.send("Make a file")
@@ -237,6 +240,16 @@ import TestSupport
             #expect(ChatHarness.button("Commit", in: answer) != nil && ChatHarness.button("Discard", in: answer) != nil)
             try await harness.tap(try #require(ChatHarness.button("Show diff", in: answer)), on: ChatHarness.messageID(answer))
             #expect(try await harness.waitForMessage(containing: "+made by claude") != nil)
+
+            // Committed: the answer's git row is stale and goes; Continue stays. (A commit from
+            // its own Commit button ends the same way; Claude's proposal needs a script of its own.)
+            try await harness.send("/commit Add made.txt")
+            #expect(try await harness.waitForMessage(containing: "Committed") != nil)
+            #expect(await eventually(within: .seconds(10)) {
+                let shown = try? await harness.bot.messages(chat: ChatHarness.user).first { ChatHarness.messageID($0) == ChatHarness.messageID(answer) }
+                return ChatHarness.button("Commit", in: shown) == nil && ChatHarness.button("Discard", in: shown) == nil
+                    && ChatHarness.button("Show diff", in: shown) == nil && ChatHarness.button("Continue", in: shown) != nil
+            })
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
     }

@@ -230,21 +230,24 @@ final class ChatHarness: @unchecked Sendable {
         ])
     }
 
-    /// A tap on a button of a message the bot sent.
+    /// A tap on a button of a message the bot sent. The message comes with its keyboard as
+    /// the fake holds it now, as Telegram sends it.
     func tap(_ callbackData: String, on messageID: Int64, from user: Int64 = ChatHarness.user, chat: Int64? = nil) async throws {
         nextUpdateID += 1
         let id = "cbq-\(nextUpdateID)"
         try await bot.registerCallbackQuery(id: id)
         let chatID = chat ?? user
+        var message: [String: Any] = [
+            "message_id": messageID, "date": 1_764_000_000, "text": "…",
+            "chat": ["id": chatID, "type": chatID > 0 ? "private" : "supergroup"],
+        ]
+        let shown = try await bot.messages(chat: chatID).first { Self.messageID($0) == messageID }
+        if let markup = shown?["reply_markup"] as? [String: Any] { message["reply_markup"] = markup }
         try await post([
             "update_id": nextUpdateID,
             "callback_query": [
                 "id": id, "chat_instance": "42", "data": callbackData,
-                "from": ["id": user, "is_bot": false, "first_name": "Ada"],
-                "message": [
-                    "message_id": messageID, "date": 1_764_000_000, "text": "…",
-                    "chat": ["id": chatID, "type": chatID > 0 ? "private" : "supergroup"],
-                ],
+                "from": ["id": user, "is_bot": false, "first_name": "Ada"], "message": message,
             ] as [String: Any],
         ])
     }
@@ -283,9 +286,10 @@ final class ChatHarness: @unchecked Sendable {
         return nil
     }
 
-    /// Waits for Claude's approval question about `action` and taps Allow.
+    /// Waits for Claude's approval question about `action` ("run:\npython3", "write a.txt")
+    /// and taps Allow.
     func approve(_ action: String, chat: Int64 = ChatHarness.user) async throws {
-        guard let question = try await waitForMessage(containing: "Claude wants to: " + action, chat: chat),
+        guard let question = try await waitForMessage(containing: "Claude wants to " + action, chat: chat),
             let allow = Self.button("Allow", in: question)
         else { throw TestSetupError("no approval question for \(action)") }
         try await tap(allow, on: Self.messageID(question), from: chat, chat: chat)

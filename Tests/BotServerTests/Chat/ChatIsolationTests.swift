@@ -46,7 +46,7 @@ import TestSupport
             try await harness.send("/status \(canary)")
             _ = try await harness.waitForMessage(containing: "Project")
             try await harness.send("Look around")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(try await harness.waitForMessage(containing: "Probe done.", within: .seconds(60)) != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")

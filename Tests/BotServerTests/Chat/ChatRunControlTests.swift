@@ -21,7 +21,7 @@ import TestSupport
         try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "unreachable"]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Wait a minute")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
             #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
 
@@ -45,7 +45,7 @@ import TestSupport
         try await harness.anthropic.script([Self.bash(Self.python("time.sleep(63.5)"), text: "Streaming some words first."), ["text": "x"]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Go")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: "time.sleep(63.5)").isEmpty })
             let draft = try #require(try await harness.bot.drafts(chat: ChatHarness.user).first)
             #expect(draft["can_stop"] as? Bool == true)
@@ -69,8 +69,8 @@ import TestSupport
         let (status, log) = try await harness.run { _ in
             try await harness.send("Wait for me", from: ChatHarness.user)
             try await harness.send("Wait for me too", from: ChatHarness.admin)
-            try await harness.approve("Running: python3", chat: ChatHarness.user)
-            try await harness.approve("Running: python3", chat: ChatHarness.admin)
+            try await harness.approve("run:\npython3", chat: ChatHarness.user)
+            try await harness.approve("run:\npython3", chat: ChatHarness.admin)
             // Both are working on the tool before either has finished.
             #expect(try await harness.waitForMessage(containing: "Running: python3", chat: ChatHarness.user) != nil)
             #expect(try await harness.waitForMessage(containing: "Running: python3", chat: ChatHarness.admin) != nil)
@@ -89,7 +89,7 @@ import TestSupport
         try await harness.anthropic.script([Self.bash(Self.python("time.sleep(62.5)")), ["text": "Second answer."], ["text": "Second answer."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("First task")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
             try await harness.send("And then this")
             try await harness.send("and this too")
@@ -211,7 +211,7 @@ import TestSupport
         try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "Answered the queued one."], ["text": "Answered the queued one."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("Wait a minute")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
             try await harness.send("queued behind the run")
             #expect(try await harness.waitForMessage(containing: "Queued") != nil)
@@ -261,7 +261,7 @@ import TestSupport
         try await harness.anthropic.script([Self.bash(Self.python(marker)), ["text": "unreachable"]])
         let (first, firstLog) = try await harness.run(["SHUTDOWN_GRACE_SECONDS": "\(grace)"]) { execution in
             try await harness.send("A long job")
-            try await harness.approve("Running: python3")
+            try await harness.approve("run:\npython3")
             #expect(await eventually(within: .seconds(10)) { !processes(commandLineContaining: marker).isEmpty })
             #expect(try await harness.waitForMessage(containing: "Running: python3") != nil)
             try execution.send(signal: .terminate)

@@ -13,6 +13,13 @@ import TestSupport
         let (status, log) = try await harness.run { _ in
             try await harness.send("alpha topic")
             #expect(try await harness.waitForMessage(containing: "Answer zero.") != nil)
+            // /status names the model as the end-of-run card does (the name the CLI reported).
+            try await harness.send("/status")
+            let status = try #require(try await harness.waitForMessage(containing: "Idle"))
+            let statusText = status["text"] as? String ?? ""
+            let model = try #require(statusText.components(separatedBy: "Model ").last?.components(separatedBy: "\n").first)
+            let card = try #require(try await harness.waitForMessage(containing: "Done"))
+            #expect(model != "default" && (card["text"] as? String)?.contains(model) == true, "status: \(statusText), card: \(card)")
             try await harness.send("/new")
             #expect(try await harness.waitForMessage(containing: "New session") != nil)
             try await harness.send("beta topic")
@@ -32,6 +39,11 @@ import TestSupport
             #expect(labels.last?.contains("alpha topic") == true && labels.last?.contains("$") == true)
             try await harness.tap(try #require(ChatHarness.button("alpha topic", in: list)), on: ChatHarness.messageID(list))
             #expect(try await harness.waitForMessage(containing: "Resumed alpha topic") != nil)
+            // Picked: the list's buttons are gone.
+            #expect(await eventually(within: .seconds(10)) {
+                let shown = try? await harness.bot.messages(chat: ChatHarness.user).first { ChatHarness.messageID($0) == ChatHarness.messageID(list) }
+                return shown != nil && ChatHarness.button("alpha topic", in: shown) == nil
+            })
 
             try await harness.send("and more")
             #expect(try await harness.waitForMessage(containing: "Answer one.") != nil)

@@ -41,6 +41,23 @@ import TestSupport
         #expect(BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "", addressee: nil)))
         #expect(!BotCommandCatalog.isClaudeCommand(ParsedCommand(name: "init", arguments: "app", addressee: nil)))
     }
+
+    @Test func helpIsGroupedAndShort() throws {
+        let help = BotCommandCatalog.helpText
+        let headings = BotCommandCatalog.Group.allCases.map { "<b>\($0.rawValue)</b>" }
+        #expect(headings == ["<b>Conversation</b>", "<b>Project</b>", "<b>Git</b>", "<b>Settings</b>"])
+        let positions = headings.compactMap { help.range(of: $0)?.lowerBound }
+        try #require(positions.count == 4)
+        #expect(positions == positions.sorted())
+        for entry in BotCommandCatalog.entries where entry.listed {
+            #expect(help.contains("/" + entry.name), "/\(entry.name) is not in /help")
+        }
+        #expect(help.split(separator: "\n").count <= 14, "\(help)")
+        #expect(StyledText(html: help).text.count < 800, "\(help)")
+        // Git's commands are under Git.
+        let git = help[positions[2]..<positions[3]]
+        #expect(git.contains("/commit") && git.contains("/undo") && !git.contains("/mode"))
+    }
 }
 
 @Suite struct WorkspacePathTests {
@@ -138,6 +155,19 @@ import TestSupport
         let footer = ProgressRenderer.footer(progress, .init(
             outcome: "", elapsed: .seconds(12), costUSD: 0.03, model: nil, mode: "default", sessionID: "abc", project: "/p"))
         #expect(footer == "<i>✅ 12 s · $0.03 · 30 files changed</i>")
+    }
+
+    /// The card and /status name a model alike, as people say it.
+    @Test func modelsAreNamedAsPeopleSayThem() {
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-5-20250929") == "Sonnet 4.5")
+        #expect(ProgressRenderer.modelName("claude-opus-4-1-20250805") == "Opus 4.1")
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-20250514") == "Sonnet 4")
+        #expect(ProgressRenderer.modelName("claude-3-5-haiku-20241022") == "Haiku 3.5")
+        #expect(ProgressRenderer.modelName("claude-sonnet-4-5[1m]") == "Sonnet 4.5 (1M)")
+        #expect(ProgressRenderer.modelName("opus") == "Opus")
+        #expect(ProgressRenderer.modelName("gpt-4o-mini") == "gpt-4o-mini")  // another shape: as it is
+        #expect(ProgressRenderer.modelName("my-custom-model") == "my-custom-model")
+        #expect(ProgressRenderer.modelName(nil) == nil && ProgressRenderer.modelName("") == nil)
     }
 
     @Test func costsReadAsMoney() {
@@ -304,5 +334,38 @@ import TestSupport
         #expect(texts[2].contains("\"labels\": [\n    \"a\",\n    \"b\"\n  ]"))
         #expect(ApprovalText.ruleFor(request("Bash", ["command": "make && make install"])) == nil)
         #expect(ApprovalText.ruleFor(request("Bash", ["command": "npm run build"]))?.pattern == "npm run")
+    }
+
+    /// "Claude wants to run:" with one code block, "Claude wants to edit `a.swift`" with the
+    /// diff: the command, the file and the description each appear once.
+    @Test func approvalsSayWhatInOneLineAndShowItOnce() {
+        func request(_ tool: String, _ input: JSONValue, description: String?) -> PermissionRequest {
+            PermissionRequest(
+                id: "r", toolName: tool, input: input, toolUseID: nil, suggestions: nil, requiresUserInteraction: false,
+                decisionReasonType: nil, description: description, plan: nil)
+        }
+        func count(_ text: String, _ part: String) -> Int { text.components(separatedBy: part).count - 1 }
+        let bash = ApprovalText.question(
+            request("Bash", ["command": "swift test --filter Chat", "description": "Run the chat tests"], description: "Run the chat tests"), project: "/p")
+        #expect(bash.hasPrefix("🔐 <b>Claude wants to run:</b>\n<pre><code class=\"language-bash\">swift test --filter Chat</code></pre>"), "\(bash)")
+        #expect(count(bash, "swift test") == 1 && count(bash, "Run the chat tests") == 1, "\(bash)")
+        #expect(bash.hasSuffix(ApprovalText.replyHint))
+
+        let edit = ApprovalText.question(
+            request("Edit", ["file_path": "/p/app.py", "old_string": "a = 1", "new_string": "a = 2"], description: "app.py"), project: "/p")
+        #expect(edit.hasPrefix("🔐 <b>Claude wants to edit</b> <code>app.py</code>\n<pre><code class=\"language-diff\">- a = 1\n+ a = 2</code></pre>"), "\(edit)")
+        #expect(count(edit, "app.py") == 1, "\(edit)")
+
+        let write = ApprovalText.question(request("Write", ["file_path": "/p/one.txt", "content": "hi\n"], description: "one.txt"), project: "/p")
+        #expect(write.hasPrefix("🔐 <b>Claude wants to write</b> <code>one.txt</code> (1 line):"), "\(write)")
+        #expect(count(write, "one.txt") == 1)
+
+        let fetch = ApprovalText.question(request("WebFetch", ["url": "https://example.com/a?b=1&c=2", "prompt": "x"], description: nil), project: "/p")
+        #expect(fetch.hasPrefix("🔐 <b>Claude wants to fetch</b> <code>https://example.com/a?b=1&amp;c=2</code>"), "\(fetch)")
+        #expect(count(fetch, "example.com") == 1)
+
+        // Decided, the question keeps everything but the hint about replying.
+        #expect(ApprovalText.decided(bash) + ApprovalText.replyHint == bash)
+        #expect(!ApprovalText.decided(bash).contains("Reply to this message"))
     }
 }

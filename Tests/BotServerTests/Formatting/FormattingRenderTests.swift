@@ -96,6 +96,11 @@ import Testing
             "1. Run:\n   " + #"<pre><code class="language-sh">make &lt;target&gt;</code></pre>"# + "\n2. Done"),
         Case("formatted list items", "- **bold** item\n- `code` item", "• <b>bold</b> item\n• <code>code</code> item"),
         Case("empty item", "-\n- x", "•\n• x"),
+        Case("task list", "- [ ] to do\n- [x] done\n* [X] **also** done", "☐ to do\n☑ done\n☑ <b>also</b> done"),
+        Case("nested task list", "- [ ] parent\n  - [x] child\n    more", "☐ parent\n  ☑ child\n    more"),
+        Case(
+            "not a task box", "- [ ]\n- [y] no\n- [x]no\n- \\[ ] escaped\n1. [x] numbered",
+            "• [ ]\n• [y] no\n• [x]no\n• [ ] escaped\n\n1. [x] numbered"),
         Case("block quote", "> quoted **text**\n> more", "<blockquote>quoted <b>text</b>\nmore</blockquote>"),
         Case("lazy quote line", "> quoted\nlazy\n\nafter", "<blockquote>quoted\nlazy</blockquote>\n\nafter"),
         Case("nested quotes are flattened", "> a\n>> b\n> > c", "<blockquote>a\n\nb\nc</blockquote>"),

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import BotServer
@@ -39,6 +40,20 @@ import Testing
         let envelope = try envelope("callback_query_group_multiline_text")
         #expect(envelope.kind == "callback_query")
         #expect(envelope.conversation == ConversationKey(chatID: -460_508_819, threadID: nil))
+    }
+
+    /// A tap comes with its message's keyboard: the bot can drop the tapped row and keep the rest.
+    @Test func aCallbackQueryCarriesItsMessagesKeyboard() throws {
+        let update = try JSONDecoder().decode(Update.self, from: Data(try Fixtures.update("callback_query_inline_keyboard_emoji_name")))
+        let query = try #require(update.callbackQuery)
+        let keyboard = try #require(query.message?.replyMarkup?.markup)
+        #expect(keyboard.inlineKeyboard.map { $0.map(\.text) } == [["My bills"], ["Create Bill"], ["Transfer"]])
+        #expect(keyboard.removingRow(with: "/get/bills")?.inlineKeyboard.map { $0.map(\.text) } == [["Create Bill"], ["Transfer"]])
+        #expect(InlineKeyboardMarkup([[.callback("a", data: "x")]]).removingRow(with: "x") == nil)
+        // A keyboard the bot cannot read leaves the update readable.
+        let odd = #"{"update_id":1,"callback_query":{"id":"q","from":{"id":1,"is_bot":false,"first_name":"A"},"data":"d","message":{"message_id":2,"date":0,"chat":{"id":1,"type":"private"},"reply_markup":{"inline_keyboard":"?"}}}}"#
+        let decoded = try JSONDecoder().decode(Update.self, from: Data(odd.utf8))
+        #expect(decoded.callbackQuery?.message?.messageID == 2 && decoded.callbackQuery?.message?.replyMarkup?.markup == nil)
     }
 
     @Test func otherKindsFindTheirChat() throws {

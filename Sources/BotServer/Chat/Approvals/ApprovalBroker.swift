@@ -105,20 +105,20 @@ actor ApprovalBroker: PermissionDelegate {
             default: .allow()
             }
             note = request.toolName == "ExitPlanMode"
-                ? "✅ Plan approved by \(decider.name); continuing in \(choice == .planAcceptEdits ? "acceptEdits" : "default") mode."
-                : "✅ Allowed once by \(decider.name)"
+                ? "✅ Plan approved\(by(decider)); continuing in \(choice == .planAcceptEdits ? "acceptEdits" : "default") mode."
+                : "✅ Allowed once\(by(decider))"
         case .always:
             decision = .allow()
             let rule = ApprovalText.ruleFor(request)
             if let rule {
                 try? await context.permissions.add(tool: rule.tool, pattern: rule.pattern, project: project, by: decider.id)
             }
-            note = "♾ Always allowed by \(decider.name)" + (rule.map { ": " + ApprovalText.describe($0) } ?? "")
+            note = "♾ Always allowed\(by(decider))" + (rule.map { ": " + ApprovalText.describe($0) } ?? "")
         case .deny:
             decision = request.toolName == "ExitPlanMode"
                 ? .deny(message: "The user wants to keep planning; refine the plan and ask again.")
                 : .deny(message: "The user denied this from Telegram. Do not try it another way; ask them what to do instead.")
-            note = request.toolName == "ExitPlanMode" ? "✏️ Keep planning (\(decider.name))" : "❌ Denied by \(decider.name)"
+            note = request.toolName == "ExitPlanMode" ? "✏️ Keep planning" + (isPrivate ? "" : " (\(decider.name))") : "❌ Denied\(by(decider))"
         }
         // Recorded before Claude goes on: its next request may be allowed by the rule just added.
         await audit(request, decision: choice.rawValue, by: decider.id)
@@ -147,7 +147,7 @@ actor ApprovalBroker: PermissionDelegate {
             entry.messageID = take(requestID)?.messageID ?? entry.messageID
             await audit(entry.request, decision: "skipped", by: decider.id)
             entry.continuation.resume(returning: .allow(updatedInput: entry.request.input))
-            afterDecision(entry, note: "⏭ Skipped by \(TelegramHTML.escape(decider.name))")
+            afterDecision(entry, note: "⏭ Skipped" + TelegramHTML.escape(by(decider)))
             return "Skipped"
         }
         picker.pick(question: question, option: option)
@@ -171,7 +171,7 @@ actor ApprovalBroker: PermissionDelegate {
         guard let entry = take(id) else { return false }
         entry.continuation.resume(returning: .deny(message: "The user denied this and said: \(text)"))
         await audit(entry.request, decision: "deny-reply", by: decider.id)
-        await close(entry, note: "❌ Denied by \(TelegramHTML.escape(decider.name)): “\(TelegramHTML.escape(ToolActivity.shorten(text, to: 200)))”")
+        await close(entry, note: "❌ Denied\(TelegramHTML.escape(by(decider))): “\(TelegramHTML.escape(ToolActivity.shorten(text, to: 200)))”")
         await onChange(pending.count)
         return true
     }
@@ -329,6 +329,12 @@ actor ApprovalBroker: PermissionDelegate {
         return entry
     }
 
+    /// Who decided, as the note names them: in a group the others want to know; in a private
+    /// chat it can only be its one user, so it says nothing.
+    private var isPrivate: Bool { key.chatID > 0 }
+
+    private func by(_ decider: Decider) -> String { isPrivate ? "" : " by " + decider.name }
+
     private func refusal(for decider: Decider) async -> String? {
         if decider.isAdmin { return nil }
         guard let requester = await requester(), requester != decider.id else { return nil }
@@ -348,7 +354,7 @@ actor ApprovalBroker: PermissionDelegate {
     }
 
     private func close(_ entry: Pending, note: String) async {
-        let final = (entry.questions?.text ?? entry.text) + "\n\n" + note
+        let final = (entry.questions?.text ?? ApprovalText.decided(entry.text)) + "\n\n" + note
         guard let messageID = entry.messageID ?? shownAfterClosing.removeValue(forKey: entry.request.id) else {
             // Still on its way (`ask` awaits Telegram's answer): `ask` shows this when it arrives.
             closedBeforeShown[entry.request.id] = final

@@ -1,10 +1,13 @@
 import ClaudeRunner
 
-/// How a permission request reads on a phone: the command for Bash, the file and a diff
-/// preview for edits, the URL for fetches, formatted JSON for anything else; always
-/// escaped and short enough for one message.
+/// How a permission request reads on a phone: what Claude wants to do in one line, then
+/// the one thing to look at (the command, the diff, the URL, or formatted JSON for anything
+/// else), each shown once; always escaped and short enough for one message.
 enum ApprovalText {
     static let previewLength = 1500
+    /// The last line of an open question; the decided message drops it (a reply then no
+    /// longer denies anything).
+    static let replyHint = "\n<i>Reply to this message to deny it with a reason.</i>"
 
     static func question(_ request: PermissionRequest, project: String) -> String {
         if request.toolName == "ExitPlanMode" {
@@ -13,31 +16,53 @@ enum ApprovalText {
             let chunk = MessageSplitter(maxLength: 3500).ranges(of: visible, markup: .html, maxChunks: 1).first.map(visible.html) ?? ""
             return "📋 <b>Claude has a plan</b>\n\n" + chunk
         }
-        let action = ToolActivity.describe(tool: request.toolName, input: request.input, project: project)
-        var lines = ["🔐 <b>Claude wants to: \(TelegramHTML.escape(action))</b>"]
+        let input = request.input
+        func file(_ key: String = "file_path") -> String {
+            "<code>" + TelegramHTML.escape(ToolActivity.relative(input[key]?.string ?? input["path"]?.string ?? "", to: project)) + "</code>"
+        }
+        var lines: [String]
         switch request.toolName {
         case "Bash":
-            lines.append(code(request.input["command"]?.string ?? "", language: "bash"))
+            lines = ["🔐 <b>Claude wants to run:</b>", code(input["command"]?.string ?? "", language: "bash")]
         case "Write":
-            let content = request.input["content"]?.string ?? ""
-            lines.append("\(ToolActivity.lineCount(content)) lines:")
-            lines.append(code(content, language: nil))
+            let content = input["content"]?.string ?? ""
+            let count = ToolActivity.lineCount(content)
+            lines = ["🔐 <b>Claude wants to write</b> \(file()) (\(count) line\(count == 1 ? "" : "s")):", code(content, language: nil)]
         case "Edit":
-            lines.append(code(diffPreview(old: request.input["old_string"]?.string ?? "", new: request.input["new_string"]?.string ?? ""), language: "diff"))
+            lines = [
+                "🔐 <b>Claude wants to edit</b> \(file())",
+                code(diffPreview(old: input["old_string"]?.string ?? "", new: input["new_string"]?.string ?? ""), language: "diff"),
+            ]
         case "MultiEdit":
-            let edits = request.input["edits"]?.array ?? []
+            let edits = input["edits"]?.array ?? []
             let diff = edits.map { diffPreview(old: $0["old_string"]?.string ?? "", new: $0["new_string"]?.string ?? "") }.joined(separator: "\n⋯\n")
-            lines.append(code(diff, language: "diff"))
+            lines = ["🔐 <b>Claude wants to edit</b> \(file())", code(diff, language: "diff")]
+        case "NotebookEdit":
+            lines = ["🔐 <b>Claude wants to edit</b> \(file("notebook_path"))", code(input["new_source"]?.string ?? "", language: nil)]
         case "WebFetch":
-            lines.append("<code>\(TelegramHTML.escape(ToolActivity.shorten(request.input["url"]?.string ?? "", to: 400)))</code>")
+            let url = TelegramHTML.escape(ToolActivity.shorten(input["url"]?.string ?? "", to: 400))
+            lines = ["🔐 <b>Claude wants to fetch</b> <code>\(url)</code>"]
         default:
-            lines.append(code(pretty(request.input), language: "json"))
+            // Other tools: the progress line's words ("Using github create_issue") and the input.
+            let action = ToolActivity.describe(tool: request.toolName, input: input, project: project)
+            lines = ["🔐 <b>Claude wants to: \(TelegramHTML.escape(action))</b>", code(pretty(input), language: "json")]
         }
-        if let description = request.description, !description.isEmpty {
+        // The CLI's description of a file tool's request is the file's name, shown above
+        // already; a command's is what it is for.
+        let description = switch request.toolName {
+        case "Write", "Edit", "MultiEdit", "NotebookEdit", "WebFetch": nil as String?
+        case "Bash": request.description ?? input["description"]?.string
+        default: request.description
+        }
+        if let description, !description.isEmpty {
             lines.append("<i>\(TelegramHTML.escape(ToolActivity.shorten(description, to: 300)))</i>")
         }
-        lines.append("<i>Reply to this message to deny it with a reason.</i>")
-        return lines.joined(separator: "\n")
+        return lines.joined(separator: "\n") + replyHint
+    }
+
+    /// The question as it stays once decided: without the reply hint.
+    static func decided(_ question: String) -> String {
+        question.hasSuffix(replyHint) ? String(question.dropLast(replyHint.count)) : question
     }
 
     /// What "always" remembers for this request: the tool, or for Bash the command's first

@@ -1,37 +1,49 @@
 /// The bot's own commands: what setMyCommands publishes, /help lists, and the router knows.
 enum BotCommandCatalog {
-    struct Entry: Sendable {
-        let name: String
-        let description: String
+    /// The headings of /help, in its order.
+    enum Group: String, CaseIterable, Sendable {
+        case conversation = "Conversation", project = "Project", git = "Git", settings = "Settings"
     }
 
+    struct Entry: Sendable {
+        let name: String
+        /// The command menu's line.
+        let description: String
+        let group: Group
+        /// What /help says after the command, in a word or three (nil: the name says it;
+        /// `listed` false: not in /help at all, only in the menu).
+        var hint: String? = nil
+        var listed = true
+    }
+
+    // In /help's order: the menu lists them the same way.
     static let entries: [Entry] = [
-        Entry(name: "new", description: "Start a fresh Claude session"),
-        Entry(name: "status", description: "Project, session, mode, model and what is running"),
-        Entry(name: "cancel", description: "Stop what Claude is doing"),
-        Entry(name: "sessions", description: "Recent sessions of this project"),
-        Entry(name: "resume", description: "Continue an earlier session"),
-        Entry(name: "projects", description: "Pick a project folder"),
-        Entry(name: "cd", description: "Change folder: /cd name"),
-        Entry(name: "pwd", description: "Show the current folder"),
-        Entry(name: "ls", description: "List the current folder"),
-        Entry(name: "mode", description: "Permission mode: default, acceptEdits, plan, bypassPermissions"),
-        Entry(name: "permissions", description: "Always-allow rules of this project, to revoke"),
-        Entry(name: "model", description: "Claude model: /model name, or /model default"),
-        Entry(name: "cost", description: "Spending today, this week and per session"),
-        Entry(name: "get", description: "Send a file of the project: /get path"),
-        Entry(name: "diff", description: "Uncommitted changes (/diff path for one file)"),
-        Entry(name: "commit", description: "Commit everything: /commit message"),
-        Entry(name: "push", description: "Push the branch (asks first)"),
-        Entry(name: "pull", description: "Pull, fast-forward only; /pull merge merges"),
-        Entry(name: "log", description: "Recent commits: /log 20"),
-        Entry(name: "branch", description: "Branches; /branch name creates one"),
-        Entry(name: "stash", description: "Stash changes; /stash pop restores them"),
-        Entry(name: "undo", description: "Discard uncommitted changes (asks first)"),
-        Entry(name: "clone", description: "Clone a repository: /clone URL [name]"),
-        Entry(name: "init", description: "A new repository: /init name (alone: Claude's /init)"),
-        Entry(name: "help", description: "What this bot can do"),
-        Entry(name: "start", description: "Welcome and quick start"),
+        Entry(name: "new", description: "Start a fresh Claude session", group: .conversation, hint: "fresh session"),
+        Entry(name: "cancel", description: "Stop what Claude is doing", group: .conversation, hint: "stop Claude"),
+        Entry(name: "status", description: "Project, session, mode, model and what is running", group: .conversation, hint: "where things stand"),
+        Entry(name: "sessions", description: "Recent sessions of this project", group: .conversation, hint: "pick up an earlier one"),
+        Entry(name: "resume", description: "Continue an earlier session", group: .conversation, listed: false),
+        Entry(name: "cost", description: "Spending today, this week and per session", group: .conversation, hint: "spending"),
+        Entry(name: "projects", description: "Pick a project folder", group: .project, hint: "pick one"),
+        Entry(name: "cd", description: "Change folder: /cd name", group: .project, hint: "folder"),
+        Entry(name: "ls", description: "List the current folder", group: .project),
+        Entry(name: "pwd", description: "Show the current folder", group: .project, listed: false),
+        Entry(name: "get", description: "Send a file of the project: /get path", group: .project, hint: "file"),
+        Entry(name: "clone", description: "Clone a repository: /clone URL [name]", group: .project, hint: "URL"),
+        Entry(name: "init", description: "A new repository: /init name (alone: Claude's /init)", group: .project, hint: "name"),
+        Entry(name: "diff", description: "Uncommitted changes (/diff path for one file)", group: .git),
+        Entry(name: "commit", description: "Commit everything: /commit message", group: .git),
+        Entry(name: "push", description: "Push the branch (asks first)", group: .git),
+        Entry(name: "pull", description: "Pull, fast-forward only; /pull merge merges", group: .git),
+        Entry(name: "log", description: "Recent commits: /log 20", group: .git),
+        Entry(name: "branch", description: "Branches; /branch name creates one", group: .git),
+        Entry(name: "stash", description: "Stash changes; /stash pop restores them", group: .git),
+        Entry(name: "undo", description: "Discard uncommitted changes (asks first)", group: .git),
+        Entry(name: "mode", description: "Permission mode: default, acceptEdits, plan, bypassPermissions", group: .settings, hint: "what Claude may do unasked"),
+        Entry(name: "model", description: "Claude model: /model name, or /model default", group: .settings),
+        Entry(name: "permissions", description: "Always-allow rules of this project, to revoke", group: .settings, hint: "always-allow rules"),
+        Entry(name: "help", description: "What this bot can do", group: .settings, listed: false),
+        Entry(name: "start", description: "Welcome and quick start", group: .settings, listed: false),
     ]
 
     static let names = Set(entries.map(\.name))
@@ -50,15 +62,21 @@ enum BotCommandCatalog {
         entries.map { BotCommand(command: $0.name, description: $0.description) }
     }
 
+    /// A screen, not a manual: the commands under four headings, a few words each (the
+    /// menu's descriptions say more).
     static var helpText: String {
         var lines = [
             "<b>Claude Code from Telegram</b>",
-            "Send a message and Claude works on it in the current project; you see its steps live and the answer when it is done. Messages sent while it works are queued.",
-            "",
+            "Send a message and Claude works on it in the current project; you watch it live. What you send meanwhile is queued.",
         ]
-        for entry in entries { lines.append("/\(entry.name) — \(TelegramHTML.escape(entry.description))") }
+        for group in Group.allCases {
+            let listed = entries.filter { $0.group == group && $0.listed }
+            lines.append("")
+            lines.append("<b>\(group.rawValue)</b>")
+            lines.append(listed.map { "/" + $0.name + ($0.hint.map { " " + TelegramHTML.escape($0) } ?? "") }.joined(separator: " · "))
+        }
         lines.append("")
-        lines.append("Claude's own commands (/" + claudeCommands.sorted().joined(separator: ", /") + ", and /init alone) are passed to Claude.")
+        lines.append("Claude's own commands (/compact, /review, …) go to Claude.")
         return lines.joined(separator: "\n")
     }
 }

@@ -2,7 +2,14 @@ import ClaudeRunner
 
 /// Button taps. The callback query itself is answered by the service before this runs.
 extension Conversation {
-    func callback(_ payload: String, sender: Sender, messageID: Int64?) async {
+    /// The button a tap came from: its callback data, and its message's keyboard as the
+    /// user saw it (Telegram sends it with the tap).
+    struct Tap: Sendable {
+        let data: String
+        let keyboard: InlineKeyboardMarkup?
+    }
+
+    func callback(_ payload: String, sender: Sender, messageID: Int64?, tap: Tap? = nil) async {
         do { try await load() } catch {
             logger.error("could not load the conversation", metadata: ["error": "\(error)"])
             return
@@ -12,7 +19,7 @@ extension Conversation {
         switch action {
         case "git":
             let pieces = argument.split(separator: ":", maxSplits: 1).map(String.init)
-            _ = await gitCallback(pieces.first ?? "", pieces.count > 1 ? pieces[1] : "", sender: sender, messageID: messageID)
+            _ = await gitCallback(pieces.first ?? "", pieces.count > 1 ? pieces[1] : "", sender: sender, messageID: messageID, tap: tap)
         case "get":
             await sendFile(argument)
         case "revoke":
@@ -33,10 +40,11 @@ extension Conversation {
                 await startFreshSession()
                 await reply("🆕 New session. Your next message starts it.")
             }
+        // A picker has done its job once something is picked: its buttons go.
         case "session":
-            await switchToSession(argument)
+            if await switchToSession(argument) { await removeButtons(messageID) }
         case "project":
-            await changeDirectory(argument == "." ? "" : argument, fromRoot: true)
+            if await changeDirectory(argument == "." ? "" : argument, fromRoot: true) { await removeButtons(messageID) }
         case "mode":
             if let mode = PermissionMode(rawValue: argument) { await applyMode(mode, sender: sender) }
         case "retry", "resume":

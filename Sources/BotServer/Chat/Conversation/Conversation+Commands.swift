@@ -15,7 +15,7 @@ extension Conversation {
         case "start": await reply(welcome())
         case "help": await reply(BotCommandCatalog.helpText)
         case "new": await newSession()
-        case "status": await reply(await statusText())
+        case "status": await reply(await statusText(for: sender))
         case "cancel": await cancelCommand()
         case "sessions", "resume":
             if command.name == "resume", !command.arguments.isEmpty {
@@ -53,7 +53,7 @@ extension Conversation {
     private func welcome() -> String {
         """
         👋 <b>Claude Code, from your phone.</b>
-        Send what you want done; Claude works in <code>\(TelegramHTML.escape(displayProject))</code> and you watch it live.
+        Send what you want done; Claude works in \(TelegramHTML.escape(displayProject == "workspace root" ? "the workspace root" : "“\(displayProject)”")) and you watch it live.
         /projects picks a project, /new starts a fresh session, /help lists everything.
         """
     }
@@ -85,7 +85,9 @@ extension Conversation {
         }
     }
 
-    func statusText() async -> String {
+    /// The run-slot line is for admins: it tells of other people's runs, and only an admin
+    /// can change MAX_CONCURRENT_RUNS anyway.
+    func statusText(for sender: Sender) async -> String {
         var lines = ["📁 <b>Project</b> <code>\(TelegramHTML.escape(displayProject))</code>"]
         let summary = try? await context.runs.session(settings.sessionID)
         let title = summary.map { " — " + TelegramHTML.escape($0.title) } ?? (settings.sessionStarted ? "" : " (new)")
@@ -93,7 +95,9 @@ extension Conversation {
         if settings.sessionStarted {
             lines.append("🖥 In a terminal: " + ProgressRenderer.terminalCommand(project: settings.project, sessionID: settings.sessionID))
         }
-        lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(settings.model ?? "default"))")
+        // Named as the end-of-run card names it: what the CLI reported, else what was asked for.
+        let model = ProgressRenderer.modelName(active?.progress.model ?? reportedModel ?? settings.model) ?? "default"
+        lines.append("🔐 <b>Mode</b> \(settings.permissionMode.rawValue) · 🧠 <b>Model</b> \(TelegramHTML.escape(model))")
         if settings.permissionMode == .bypassPermissions {
             lines.insert("⚠️ <b>bypassPermissions</b>: Claude runs every tool without asking.", at: 0)
         }
@@ -112,8 +116,10 @@ extension Conversation {
             lines.append("⏰ <b>Continues</b> by itself at \(Self.clock(millis: dueAt)) UTC (/cancel calls it off)")
         }
         if let gitLines = await gitStatusLines() { lines.append(contentsOf: gitLines) }
-        let running = await context.slots.running, waitingRuns = await context.slots.waiting
-        lines.append("⚙️ \(running) of \(context.settings.maxConcurrentRuns) Claude runs busy" + (waitingRuns > 0 ? ", \(waitingRuns) waiting" : ""))
+        if sender.isAdmin {
+            let running = await context.slots.running, waitingRuns = await context.slots.waiting
+            lines.append("⚙️ \(running) of \(context.settings.maxConcurrentRuns) Claude runs busy" + (waitingRuns > 0 ? ", \(waitingRuns) waiting" : ""))
+        }
         let today = (try? await context.runs.cost(of: key, since: UnixTime.startOfDayMillis())) ?? (cost: 0, runs: 0)
         lines.append("💰 <b>Today</b> \(ProgressRenderer.formatCost(today.cost)) in \(today.runs) run\(today.runs == 1 ? "" : "s")")
         return lines.joined(separator: "\n")
@@ -176,14 +182,16 @@ extension Conversation {
         return "\(minutes / 1440) d ago"
     }
 
-    func switchToSession(_ id: String) async {
+    /// Whether the conversation is now in that session.
+    @discardableResult
+    func switchToSession(_ id: String) async -> Bool {
         guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then pick the session.")
-            return
+            return false
         }
         guard let summary = try? await context.runs.session(id), summary.id == id else {
             await reply("That session is not known here any more.")
-            return
+            return false
         }
         if let session { await session.stop() }
         session = nil
@@ -192,6 +200,7 @@ extension Conversation {
         if WorkspacePath.isDirectory(summary.project) { settings.project = summary.project }
         await saveSettings()
         await reply("💬 Resumed <b>\(TelegramHTML.escape(summary.title))</b> (\(summary.turns) turns, \(ProgressRenderer.formatCost(summary.costUSD))). Your next message continues it.")
+        return true
     }
 
     private func resumeSession(prefix: String) async {
@@ -223,8 +232,10 @@ extension Conversation {
         await reply(text, markup: InlineKeyboardMarkup(rows))
     }
 
-    /// /cd and the project picker. A new folder means a new session (sessions belong to a folder).
-    func changeDirectory(_ argument: String, fromRoot: Bool = false) async {
+    /// /cd and the project picker. A new folder means a new session (sessions belong to a
+    /// folder). Whether the conversation is now in that folder.
+    @discardableResult
+    func changeDirectory(_ argument: String, fromRoot: Bool = false) async -> Bool {
         let root = context.settings.workspaceRoot
         let base = fromRoot ? root : settings.project
         let target: String
@@ -235,12 +246,12 @@ extension Conversation {
             case .success(let path): target = path
             case .failure(let error):
                 await reply("🚫 " + TelegramHTML.escape(error.description.sentenceCased) + ".")
-                return
+                return false
             }
         }
         guard await isIdleOnceConcluded() else {
             await reply("Claude is still working. /cancel first, then change folder.")
-            return
+            return false
         }
         if target != settings.project {
             if let session { await session.stop() }
@@ -251,6 +262,7 @@ extension Conversation {
             await saveSettings()
         }
         await reply("📁 Now in <code>\(TelegramHTML.escape(displayProject))</code>. A new session starts with your next message.")
+        return true
     }
 
     private func listDirectory(_ argument: String) async {
@@ -318,6 +330,7 @@ extension Conversation {
             return
         }
         settings.model = name
+        reportedModel = nil  // the CLI's name for the old choice; the next run reports the new one
         await saveSettings()
         try? await session?.setModel(name)
         await reply("🧠 Model is now <b>\(TelegramHTML.escape(name ?? "default"))</b>.")

@@ -24,7 +24,11 @@ extension Conversation {
         return true
     }
 
-    func gitCallback(_ action: String, _ argument: String, sender: Sender, messageID: Int64?) async -> Bool {
+    func gitCallback(_ action: String, _ argument: String, sender: Sender, messageID: Int64?, tap: Tap? = nil) async -> Bool {
+        // Only an answer's git row has these: its message is the one to tidy after a commit.
+        if ["diff", "commit-ask", "discard"].contains(action), let messageID, let tap, let keyboard = tap.keyboard {
+            gitActionsMessage = (messageID, keyboard.removingRow(with: tap.data))
+        }
         switch action {
         case "diff": await showDiff(path: "")
         case "commit-ask": await proposeCommitMessage()
@@ -42,6 +46,14 @@ extension Conversation {
     private func clearButtons(_ messageID: Int64?) async {
         guard let messageID else { return }
         _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: nil))
+    }
+
+    /// After a commit or a discard: the answer's Show diff / Commit / Discard row would act
+    /// on changes that are gone. Its other buttons (Continue, files) stay.
+    private func removeStaleGitActions() async {
+        guard let (messageID, otherRows) = gitActionsMessage else { return }
+        gitActionsMessage = nil
+        _ = try? await context.outbox.editReplyMarkup(EditMessageReplyMarkup(chatID: key.chatID, messageID: messageID, replyMarkup: otherRows))
     }
 
     func replyGitError(_ error: GitError) async {
@@ -228,6 +240,7 @@ extension Conversation {
             let summary = try await git.run(["log", "-1", "--format=%h %s", "--shortstat"], in: settings.project)
             try? await context.audit.record(event: "git_commit", userID: sender.id, chatID: key.chatID, detail: settings.project)
             await reply("✅ Committed\n<pre>" + TelegramHTML.escape(summary.trimmingWhitespace()) + "</pre>")
+            await removeStaleGitActions()
         } catch {
             await replyGitError(error)
         }
@@ -323,6 +336,7 @@ extension Conversation {
             try await git.run(["clean", "-fd", "--quiet"], in: settings.project)
             try? await context.audit.record(event: "git_undo", userID: sender.id, chatID: key.chatID, detail: settings.project)
             await reply("🗑 Uncommitted changes discarded.")
+            await removeStaleGitActions()
         } catch {
             await replyGitError(error)
         }

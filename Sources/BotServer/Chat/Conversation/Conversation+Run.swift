@@ -166,6 +166,7 @@ extension Conversation {
             await saveSettings()
         }
         active?.progress.apply(event)
+        if case .initialized(let initialization) = event, let model = initialization.model { reportedModel = model }
         let elapsed = ContinuousClock.now - startedAt
         // A tool that finished is news the user waits for; streamed text can wait its turn.
         let finishedTool = if case .toolResults = event { true } else { false }

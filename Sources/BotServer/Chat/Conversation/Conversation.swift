@@ -54,6 +54,11 @@ actor Conversation {
     var pendingAttachments: [Attachment] = []
     var pendingCaption: String?
     var albumTimer: Task<Void, Never>?
+    /// An answer whose Show diff / Commit / Discard row was tapped, and its keyboard without
+    /// that row: once a commit or a discard is done, the row is stale and goes.
+    var gitActionsMessage: (messageID: Int64, otherRows: InlineKeyboardMarkup?)?
+    /// The model the CLI said it runs (its init message), for /status between runs.
+    var reportedModel: String?
     /// Per session: the CLI's running cost total at the last result.
     var costBaselines: [String: Double] = [:]
 

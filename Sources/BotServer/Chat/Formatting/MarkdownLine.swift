@@ -185,6 +185,20 @@ enum MarkdownLine {
         }
     }
 
+    /// A GFM task item's box at the start of the item's text: `[ ]`, `[x]` or `[X]`, then a
+    /// space or tab and the rest.
+    static func taskBox(_ text: String) -> (checked: Bool, rest: String)? {
+        let scalars = Array(text.unicodeScalars.prefix(4))
+        guard scalars.count == 4, scalars[0] == "[", scalars[2] == "]", scalars[3] == " " || scalars[3] == "\t" else { return nil }
+        let checked: Bool
+        switch scalars[1] {
+        case " ": checked = false
+        case "x", "X": checked = true
+        default: return nil
+        }
+        return (checked, String(text.unicodeScalars.dropFirst(4)).trimmingSpacesAndTabs())
+    }
+
     /// Whether the line starts a block that may interrupt a paragraph (CommonMark: not an
     /// indented code block, not an empty list item, an ordered list only from 1).
     static func interruptsParagraph(_ line: String) -> Bool {

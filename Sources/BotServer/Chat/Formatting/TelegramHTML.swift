@@ -76,7 +76,12 @@ enum TelegramHTML {
             return inQuote || content.isEmpty ? content : "<blockquote>" + content + "</blockquote>"
         case .list(let ordered, let start, let items):
             return items.enumerated().map { number, item in
-                let marker = ordered ? "\(start + number)." : "•"
+                var (item, marker) = (item, ordered ? "\(start + number)." : "•")
+                // A task list's box replaces the bullet: ☐ to do, ☑ done.
+                if !ordered, case .paragraph(let text)? = item.first, let task = MarkdownLine.taskBox(text) {
+                    marker = task.checked ? "☑" : "☐"
+                    item[0] = .paragraph(task.rest)
+                }
                 return indentItem(marker: marker, render(item, separator: "\n", inQuote: inQuote))
             }.joined(separator: "\n")
         case .table(let table):

@@ -44,7 +44,7 @@ enum ProgressRenderer {
         var lines = [summary.outcome]
         var facts = [format(elapsed: summary.elapsed)]
         if let cost = summary.costUSD { facts.append(formatCost(cost)) }
-        if let model = summary.model { facts.append(TelegramHTML.escape(model)) }
+        if let model = modelName(summary.model) { facts.append(TelegramHTML.escape(model)) }
         facts.append(TelegramHTML.escape(summary.mode))
         lines.append(facts.joined(separator: " · "))
         if !progress.changedFiles.isEmpty {
@@ -76,6 +76,25 @@ enum ProgressRenderer {
     /// How to go on with the session in a terminal (in /status).
     static func terminalCommand(project: String, sessionID: String) -> String {
         "<code>cd \(TelegramHTML.escape(shellQuoted(project))) &amp;&amp; claude --resume \(TelegramHTML.escape(sessionID))</code>"
+    }
+
+    /// A model as people say it: "claude-sonnet-4-5-20250929" is "Sonnet 4.5", "opus" is
+    /// "Opus". Names of another shape are shown as they are. /status uses it too, so that
+    /// both name a model alike.
+    static func modelName(_ model: String?) -> String? {
+        guard var name = model, !name.isEmpty else { return nil }
+        var suffix = ""
+        if name.hasSuffix("[1m]") {
+            name.removeLast(4)
+            suffix = " (1M)"
+        }
+        if name.hasPrefix("claude-") { name.removeFirst(7) }
+        var parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        if let last = parts.last, last.count == 8, last.allSatisfy(\.isASCII), last.allSatisfy(\.isNumber) { parts.removeLast() }
+        let words = parts.filter { $0.allSatisfy { $0.isASCII && $0.isLetter } && !$0.isEmpty }
+        let numbers = parts.filter { $0.allSatisfy { $0.isASCII && $0.isNumber } && !$0.isEmpty }
+        guard words.count == 1, words.count + numbers.count == parts.count, numbers.count <= 2, let family = words.first else { return model }
+        return ([family.prefix(1).uppercased() + family.dropFirst()] + (numbers.isEmpty ? [] : [numbers.joined(separator: ".")])).joined(separator: " ") + suffix
     }
 
     static func format(elapsed: Duration) -> String {

@@ -102,6 +102,8 @@ struct Message: Decodable, Sendable {
     /// Set on forwarded messages (MessageOrigin); old clients also send forward_date.
     let forwardOrigin: JSONValue?
     let forwardDate: Int64?
+    /// A message of the bot's, as a callback query carries it: its buttons now.
+    let replyMarkup: ReceivedKeyboard?
 
     var isForwarded: Bool { forwardOrigin != nil || forwardDate != nil }
 
@@ -117,6 +119,7 @@ struct Message: Decodable, Sendable {
         case migrateToChatID = "migrate_to_chat_id"
         case forwardOrigin = "forward_origin"
         case forwardDate = "forward_date"
+        case replyMarkup = "reply_markup"
     }
 
     /// A message cannot contain itself; the replied-to message is kept behind a reference.
@@ -124,6 +127,14 @@ struct Message: Decodable, Sendable {
         let message: Message
         init(from decoder: any Decoder) throws { message = try Message(from: decoder) }
     }
+}
+
+/// An inline keyboard as received. One that does not decode (a kind of button the bot never
+/// sends) is nil: it must not make the whole update unreadable.
+struct ReceivedKeyboard: Decodable, Sendable {
+    let markup: InlineKeyboardMarkup?
+
+    init(from decoder: any Decoder) throws { markup = try? InlineKeyboardMarkup(from: decoder) }
 }
 
 struct CallbackQuery: Decodable, Sendable {

@@ -83,6 +83,12 @@ struct InlineKeyboardMarkup: Codable, Sendable, Equatable {
 
     init(_ rows: [[InlineKeyboardButton]]) { inlineKeyboard = rows }
 
+    /// Without the row that has the button with `callbackData`; nil when no row is left.
+    func removingRow(with callbackData: String) -> InlineKeyboardMarkup? {
+        let rows = inlineKeyboard.filter { row in !row.contains { $0.callbackData == callbackData } }
+        return rows.isEmpty ? nil : InlineKeyboardMarkup(rows)
+    }
+
     func validate() throws(TelegramError) {
         for row in inlineKeyboard { for button in row { try button.validate() } }
     }
