@@ -50,12 +50,14 @@ struct BotApplication {
         }
 
         let identity = BotIdentity(token: configuration.botToken)
+        logger.info("warm Claude sessions: \(chat.warmSessions)")
+        let warmSessions = WarmSessionPool(capacity: chat.warmSessions.count, metrics: metrics, logger: Logger(label: "chat"))
         let chatService = ChatService(context: ChatContext(
             settings: chat, outbox: TelegramOutbox(api: telegram, logger: Logger(label: "telegram")), api: telegram, http: http,
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
             permissions: PermissionStore(database: database), continuations: ContinuationStore(database: database),
-            slots: RunSlots(capacity: chat.maxConcurrentRuns), identity: identity,
+            slots: RunSlots(capacity: chat.maxConcurrentRuns), warmSessions: warmSessions, identity: identity,
             features: ChatFeatures(drafts: chat.draftStreaming), metrics: metrics, logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
@@ -102,6 +104,9 @@ struct BotApplication {
         ]
         services.append(.init(service: BackgroundService(name: "bot profile") {
             await BotProfileService(api: telegram, identity: identity, logger: Logger(label: "telegram")).run()
+        }))
+        services.append(.init(service: BackgroundService(name: "memory watch") {
+            await warmSessions.watchMemory(every: .seconds(10))
         }))
         services.append(.init(service: BackgroundService(name: "interrupted runs") {
             await chatService.resumeAfterRestart()

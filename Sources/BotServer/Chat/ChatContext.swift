@@ -17,6 +17,8 @@ struct ChatContext: Sendable {
     let permissions: PermissionStore
     let continuations: ContinuationStore
     let slots: RunSlots
+    /// Claude processes alive between runs: the least recently used beyond MAX_WARM_SESSIONS are stopped.
+    let warmSessions: WarmSessionPool
     let identity: BotIdentity
     let features: ChatFeatures
     let metrics: BotMetrics
