@@ -163,8 +163,10 @@ final class WarmSessionPool: ClaudeSessionObserver {
             // A prompt came first: it stays, and counts again.
             entries.withLock { $0[id]?.stopping = false }
         case .notRunning:
-            // Gone without our hearing of it: forget it rather than count it for ever.
+            // Gone without our hearing of it: forget it rather than count it for ever, unless
+            // a prompt has started it again since (which booked it afresh, not as stopping).
             entries.withLock { entries in
+                guard entries[id]?.stopping == true else { return }
                 entries[id] = nil
                 metrics?.warmSessions(entries.count)
             }
