@@ -164,6 +164,38 @@ import Testing
         await claude.stop()
     }
 
+    /// The host's count of warm processes (ClaudeSessionObserver) hears each run start and end
+    /// and the process go, in order; `stopIfIdle` leaves a run alone and stops an idle process,
+    /// which the next message resumes.
+    @Test func anObserverHearsRunsAndTheProcessAndStopIfIdleSparesARun() async throws {
+        final class Recorder: ClaudeSessionObserver {
+            let events = Mutex<[ClaudeSessionEvent]>([])
+            func session(_ session: ClaudeSession, did event: ClaudeSessionEvent) { events.withLock { $0.append(event) } }
+        }
+        let sandbox = try await ClaudeSandbox.start()
+        defer { sandbox.stop() }
+        try await sandbox.api.script([["text": "Slowly.", "chunks": 4, "delay_ms": 500], ["text": "Resumed."]])
+        let recorder = Recorder()
+        let claude = ClaudeSession(
+            configuration: sandbox.configuration { _ in }, options: sandbox.options(), delegate: ScriptedDelegate.allowAll(),
+            logger: Self.logger, observer: recorder)
+        #expect(await claude.stopIfIdle(reason: "test") == .notRunning)
+        let events = try await claude.send(.text("one"))
+        #expect(await claude.stopIfIdle(reason: "test") == .busy)
+        var outcome: RunOutcome?
+        for await event in events { if case .finished(let finished) = event { outcome = finished } }
+        #expect(outcome?.result?.result == "Slowly.", "the run was not cut off")
+        #expect(recorder.events.withLock { $0 } == [.runStarted, .runEnded])
+
+        #expect(await claude.stopIfIdle(reason: "test") == .stopped)
+        #expect(recorder.events.withLock { $0 } == [.runStarted, .runEnded, .processEnded])
+        #expect(await !claude.isProcessRunning)
+        let result = try #require(try await claude.send(.text("two")).collect().outcome?.result)
+        #expect(result.result == "Resumed.")
+        await claude.stop()
+        #expect(recorder.events.withLock { $0 } == [.runStarted, .runEnded, .processEnded, .runStarted, .runEnded, .processEnded])
+    }
+
     /// A stop detaches its process at once: a message sent before the old CLI is gone goes to
     /// a new process (spawned after the old one exits), never to the closing stdin, and the
     /// stop's sweep of the old process's tools leaves the new one alone.

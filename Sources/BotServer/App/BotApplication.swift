@@ -54,12 +54,14 @@ struct BotApplication {
         let delivery = DurableOutbox(
             outbox: outbox, store: OutgoingStore(database: database), temporaryDirectory: chat.temporaryDirectory,
             logger: Logger(label: "chat"))
+        logger.info("warm Claude sessions: \(chat.warmSessions)")
+        let warmSessions = WarmSessionPool(capacity: chat.warmSessions.count, metrics: metrics, logger: Logger(label: "chat"))
         let chatService = ChatService(context: ChatContext(
             settings: chat, outbox: outbox, delivery: delivery, api: telegram, http: http,
             conversations: ConversationStore(database: database), runs: RunStore(database: database),
             callbacks: CallbackStore(database: database), audit: AuditStore(database: database),
             permissions: PermissionStore(database: database), continuations: ContinuationStore(database: database),
-            slots: RunSlots(capacity: chat.maxConcurrentRuns), shutdown: ShutdownState(), identity: identity,
+            slots: RunSlots(capacity: chat.maxConcurrentRuns), shutdown: ShutdownState(), warmSessions: warmSessions, identity: identity,
             features: ChatFeatures(drafts: chat.draftStreaming), metrics: metrics, logger: Logger(label: "chat")))
         let dispatcher = Dispatcher(store: store, handler: chatService, logger: Logger(label: "dispatcher"))
         do {
@@ -112,6 +114,9 @@ struct BotApplication {
         ]
         services.append(.init(service: BackgroundService(name: "bot profile") {
             await BotProfileService(api: telegram, identity: identity, logger: Logger(label: "telegram")).run()
+        }))
+        services.append(.init(service: BackgroundService(name: "memory watch") {
+            await warmSessions.watchMemory(every: .seconds(10))
         }))
         services.append(.init(service: BackgroundService(name: "interrupted runs") {
             await chatService.resumeAfterRestart()

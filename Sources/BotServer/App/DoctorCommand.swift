@@ -50,7 +50,7 @@ struct DoctorCommand: AsyncParsableCommand {
             configuration = try Configuration.load(from: environment)
             chat = try ChatSettings.load(
                 from: environment, currentDirectory: ProcessEnvironment.currentDirectory(), dataDirectory: configuration.dataDirectory)
-            checks.append(Check(name: "configuration", ok: true, detail: "\(configuration.updateMode == .webhook ? "webhook" : "polling") mode, \(chat.allowedUserIDs.count + chat.adminUserIDs.subtracting(chat.allowedUserIDs).count) allowed users"))
+            checks.append(Check(name: "configuration", ok: true, detail: "\(configuration.updateMode == .webhook ? "webhook" : "polling") mode, \(chat.allowedUserIDs.count + chat.adminUserIDs.subtracting(chat.allowedUserIDs).count) allowed users; warm Claude sessions \(chat.warmSessions)"))
         } catch {
             checks.append(Check(name: "configuration", ok: false, detail: "\(error)"))
             return checks

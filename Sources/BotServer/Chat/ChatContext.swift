@@ -20,6 +20,8 @@ struct ChatContext: Sendable {
     let continuations: ContinuationStore
     let slots: RunSlots
     let shutdown: ShutdownState
+    /// Claude processes alive between runs: the least recently used beyond MAX_WARM_SESSIONS are stopped.
+    let warmSessions: WarmSessionPool
     let identity: BotIdentity
     let features: ChatFeatures
     let metrics: BotMetrics

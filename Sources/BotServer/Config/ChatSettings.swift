@@ -14,6 +14,8 @@ struct ChatSettings: Sendable {
     var defaultProject: String?
     /// Claude processes running at once across all conversations; more wait their turn.
     var maxConcurrentRuns: Int
+    /// Claude processes kept alive between runs (MAX_WARM_SESSIONS); the least recently used beyond it are stopped.
+    var warmSessions: WarmSessionLimit
     /// Forwarded messages arriving within this window become one prompt (0: off).
     var forwardCollectWindow: Duration
     /// Shortest time between two edits of a progress message in a private chat (groups: 3×).
@@ -81,6 +83,7 @@ struct ChatSettings: Sendable {
         return ChatSettings(
             allowedUserIDs: allowed, adminUserIDs: admins, workspaceRoot: root, defaultProject: defaultProject,
             maxConcurrentRuns: try environment.integer("MAX_CONCURRENT_RUNS", default: 3, range: 1...64),
+            warmSessions: try WarmSessionLimit.load(from: environment, memory: MemoryInfo.current()),
             forwardCollectWindow: .milliseconds(try environment.integer("FORWARD_COLLECT_MS", default: 500, range: 0...10_000)),
             progressInterval: .milliseconds(try environment.integer("PROGRESS_EDIT_INTERVAL_MS", default: 1000, range: 300...60_000)),
             silenceNotice: .seconds(try environment.integer("SILENCE_NOTICE_SECONDS", default: 120, range: 5...86_400)),

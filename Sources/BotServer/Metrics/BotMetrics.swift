@@ -23,6 +23,8 @@ final class BotMetrics: Sendable {
         static let updateToPromptWritten = "botserver_update_to_prompt_written_seconds"
         static let runsFinished = "botserver_runs_finished_total"
         static let telegramRequests = "botserver_telegram_requests_total"
+        static let warmSessions = "botserver_warm_sessions"
+        static let warmSessionsStopped = "botserver_warm_sessions_stopped_total"
     }
 
     init() {
@@ -59,6 +61,16 @@ final class BotMetrics: Sendable {
     func telegramRequest(method: String, result: String) {
         Counter(label: Name.telegramRequests, dimensions: [("method", method), ("result", result)], factory: factory)
             .increment()
+    }
+
+    /// Claude processes alive now (running or kept warm between runs).
+    func warmSessions(_ count: Int) {
+        Gauge(label: Name.warmSessions, factory: factory).record(count)
+    }
+
+    /// `reason`: limit (beyond MAX_WARM_SESSIONS) or memory (under 10 % available).
+    func warmSessionStopped(_ reason: String) {
+        Counter(label: Name.warmSessionsStopped, dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     func exposition() -> [UInt8] { registry.emitToBuffer() }

@@ -23,6 +23,7 @@ extension ClaudeSession {
         for (_, task) in pendingPermissions { task.cancel() }
         pendingPermissions = [:]
         self.process = nil
+        notify(.processEnded)
         let previous = retiring
         let stopping = Task {
             await previous?.value

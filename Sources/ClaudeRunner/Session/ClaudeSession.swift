@@ -19,6 +19,8 @@ public actor ClaudeSession {
     let configuration: ClaudeConfiguration
     private let delegate: any PermissionDelegate
     private let logger: Logger
+    /// Told as runs start and end and the process goes (the host's count of warm processes).
+    private let observer: (any ClaudeSessionObserver)?
 
     var process: CLIProcess?
     var marker = ""
@@ -54,13 +56,15 @@ public actor ClaudeSession {
     private let clock = ContinuousClock()
 
     public init(
-        configuration: ClaudeConfiguration, options: SessionOptions, delegate: any PermissionDelegate, logger: Logger
+        configuration: ClaudeConfiguration, options: SessionOptions, delegate: any PermissionDelegate, logger: Logger,
+        observer: (any ClaudeSessionObserver)? = nil
     ) {
         DescendantSweeper.prepareHost(subreaper: configuration.reaper == nil)
         self.configuration = configuration
         self.options = options
         self.delegate = delegate
         self.logger = logger
+        self.observer = observer
         sessionExists = options.resume
         permissionMode = options.permissionMode
         model = options.model
@@ -102,6 +106,7 @@ public actor ClaudeSession {
         }
         process.write(HostMessage.line(HostMessage.user(content, uuid: uuid)), written: lineWritten)
         startWatchdog(for: uuid)
+        notify(.runStarted)
         return stream
     }
 
@@ -298,6 +303,7 @@ public actor ClaudeSession {
         // Its tools may have outlived it (a crash, a SIGKILL): nothing of it may stay behind.
         let marker = self.marker
         Task { await DescendantSweeper.killAll(marked: marker, root: nil) }
+        notify(.processEnded)
     }
 
     // MARK: Run bookkeeping
@@ -306,13 +312,19 @@ public actor ClaudeSession {
         run?.continuation.yield(event)
     }
 
+    func notify(_ event: ClaudeSessionEvent) {
+        observer?.session(self, did: event)
+    }
+
     func finishRun(_ finished: Run, _ outcome: RunOutcome) {
         guard run?.uuid == finished.uuid else { return }
         watchdog?.cancel()
-        finished.continuation.yield(.finished(outcome))
-        finished.continuation.finish()
         run = nil
         scheduleIdleStop()
+        // Before the caller hears of the end, which it may act on at once (another prompt).
+        notify(.runEnded)
+        finished.continuation.yield(.finished(outcome))
+        finished.continuation.finish()
     }
 
     private func scheduleIdleStop() {
@@ -321,14 +333,21 @@ public actor ClaudeSession {
         idleTask = Task { [weak self] in
             try? await Task.sleep(for: limit)
             guard !Task.isCancelled else { return }
-            await self?.stopIfIdle()
+            await self?.stopIfIdle(reason: "idle timeout")
         }
     }
 
-    private func stopIfIdle() async {
-        guard run == nil, isProcessRunning else { return }
-        logger.info("stopping idle claude", metadata: ["session": "\(options.sessionID)"])
+    /// Stops the process if it waits idle: no run, no permission request open. The check and
+    /// the stop's detaching of the process are one step on this actor, so a run that starts
+    /// meanwhile is never cut off. The next message resumes the session, as after the idle
+    /// timeout; `reason` goes in the log line.
+    @discardableResult
+    public func stopIfIdle(reason: String) async -> IdleStop {
+        guard isProcessRunning else { return .notRunning }
+        guard run == nil, pendingPermissions.isEmpty else { return .busy }
+        logger.info("stopping idle claude", metadata: ["session": "\(options.sessionID)", "reason": "\(reason)"])
         await stop()
+        return .stopped
     }
 
     /// Interrupts a run that takes too long or goes silent (outside approvals: the host owns those).

@@ -135,4 +135,64 @@ import TestSupport
         #expect(status == .exited(0), "\(log.suffix(3000))")
         #expect(!log.contains("I don't know /compact"))
     }
+
+    /// MAX_WARM_SESSIONS=1: a prompt in a second chat stops the first chat's idle CLI, and the
+    /// first chat's next prompt resumes its session (Claude still has the earlier turn), as
+    /// after the idle timeout. The second chat's CLI then makes room in turn.
+    @Test func beyondMaxWarmSessionsTheLeastRecentlyUsedCLIIsStoppedAndResumesLater() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        // The fake answers by turn: each chat's first prompt gets turn 0, a resumed session's next prompt turn 1.
+        try await harness.anthropic.script([["text": "Noted."], ["text": "The word was apple."]])
+        let (status, log) = try await harness.run(["MAX_WARM_SESSIONS": "1"]) { execution in
+            let bot = execution.processIdentifier.value
+            try await harness.send("remember the word apple")
+            #expect(try await harness.waitForMessage(containing: "Noted.") != nil)
+            #expect(await eventually(within: .seconds(10)) { Self.warmCLIs(of: bot).count == 1 })
+            let first = try #require(Self.warmCLIs(of: bot).first)
+
+            try await harness.send("hello from another chat", from: ChatHarness.admin)
+            #expect(try await harness.waitForMessage(containing: "Noted.", chat: ChatHarness.admin) != nil)
+            #expect(await eventually(within: .seconds(15)) { !Self.warmCLIs(of: bot).contains(first) }, "the first chat's CLI was stopped")
+            #expect(Self.warmCLIs(of: bot).count == 1, "\(Self.warmCLIs(of: bot))")
+            let second = try #require(Self.warmCLIs(of: bot).first)
+
+            try await harness.send("which word?")
+            #expect(try await harness.waitForMessage(containing: "The word was apple.") != nil)
+            #expect(await eventually(within: .seconds(15)) { !Self.warmCLIs(of: bot).contains(second) }, "the second chat's CLI made room")
+            #expect(Self.warmCLIs(of: bot).count == 1)
+
+            let metrics = PrometheusSamples(try await RawHTTPClient.request(port: harness.port, path: "/metrics").bodyText)
+            #expect(metrics["botserver_warm_sessions"] == 1)
+            #expect(metrics.total("botserver_warm_sessions_stopped_total", ["reason": "limit"]) == 2)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        #expect(log.contains("reason=beyond MAX_WARM_SESSIONS (1)"), "\(log.suffix(3000))")
+        // Resumed, not started afresh: the last request carries the first chat's earlier turn.
+        let last = try #require(try await harness.anthropic.mainRequests().last)
+        #expect(last.description.contains("remember the word apple") && last.description.contains("which word?"))
+        #expect(!last.description.contains("hello from another chat"))
+        #expect(!log.contains("session not found"))
+    }
+
+    /// The CLIs the bot runs now: its children whose program is `claude-reaper` (or `claude`,
+    /// without a reaper), zombies not counted.
+    static func warmCLIs(of bot: pid_t) -> Set<pid_t> {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var found: Set<pid_t> = []
+        for entry in entries {
+            guard let pid = pid_t(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // After "pid (comm) ": state, then ppid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, fields[0] != "Z", pid_t(fields[1]) == bot,
+                let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                let program = cmdline.split(separator: 0).first.map({ String(decoding: $0, as: UTF8.self) })
+            else { continue }
+            if program.split(separator: "/").last?.hasPrefix("claude") == true { found.insert(pid) }
+        }
+        return found
+    }
 }

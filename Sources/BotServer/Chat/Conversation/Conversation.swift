@@ -217,7 +217,9 @@ actor Conversation {
         self.broker = broker
         var sessionLogger = logger
         sessionLogger[metadataKey: "session"] = "\(settings.sessionID)"
-        let created = ClaudeSession(configuration: context.settings.claude, options: options, delegate: broker, logger: sessionLogger)
+        let created = ClaudeSession(
+            configuration: context.settings.claude, options: options, delegate: broker, logger: sessionLogger,
+            observer: context.warmSessions)
         session = created
         return created
     }
