@@ -138,6 +138,9 @@ actor TelegramOutbox {
 
     func delete(_ request: DeleteMessage, priority: OutboxPriority = .normal) async throws(TelegramError) {
         contents.set(nil, chatID: request.chatID, messageID: request.messageID)
+        // Progress edits of a message on its way out would only earn "message to edit not found".
+        sealed.seal(chatID: request.chatID, messageID: request.messageID)
+        dropWaiting(EditKey(chatID: request.chatID, messageID: request.messageID))
         _ = try await enqueue(chat: request.chatID, editKey: nil, priority: priority, content: nil) { api throws(TelegramError) in
             try await api.deleteMessage(request)
             return .done
@@ -170,10 +173,16 @@ actor TelegramOutbox {
     /// The streamed answer is complete: a draft still waiting is dropped, and any later one
     /// too (the answer's own message takes the draft's place).
     func endDraft(chatID: Int64, draftID: Int64) {
-        let key = EditKey(chatID: chatID, messageID: -draftID)
         sealed.seal(chatID: chatID, messageID: -draftID)
-        guard let waiting = lanes[chatID]?.jobs.filter({ $0.editKey == key && !$0.started }), !waiting.isEmpty else { return }
-        lanes[chatID]?.jobs.removeAll { job in waiting.contains { $0 === job } }
+        dropWaiting(EditKey(chatID: chatID, messageID: -draftID))
+    }
+
+    /// Background edits of `key` not yet on their way are dropped; their callers get "done".
+    private func dropWaiting(_ key: EditKey) {
+        guard let waiting = lanes[key.chatID]?.jobs.filter({ $0.editKey == key && !$0.started && $0.priority == .background }),
+            !waiting.isEmpty
+        else { return }
+        lanes[key.chatID]?.jobs.removeAll { job in waiting.contains { $0 === job } }
         for job in waiting {
             for waiter in job.waiters { waiter.resume(returning: .success(.done)) }
         }

@@ -151,3 +151,59 @@ import TestSupport
         #expect(status == .exited(0), "\(log.suffix(3000))")
     }
 }
+
+/// What the bot sends at shutdown, and how it paces a long answer.
+@Suite(.serialized, .timeLimit(.minutes(4))) struct ChatDeliveryPacingTests {
+    /// SIGTERM while the answer is being retried (Telegram failed it twice): the bot sends it
+    /// before it exits, within its grace period, and a restart does not send it again.
+    @Test func sigtermSendsTheQueuedAnswerBeforeExiting() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        try await harness.anthropic.script([["text": "Sent before the bot stopped."]])
+        try await harness.bot.script(textContains: ChatRunControlTests.footer, times: 2, respond: ["status": 500])
+        let (status, log) = try await harness.run(["SHUTDOWN_GRACE_SECONDS": "20"]) { execution in
+            try await harness.send("Answer, then stop")
+            #expect(await eventually(within: .seconds(60)) {
+                (try? await harness.bot.calls().contains { $0.status == 500 }) ?? false
+            })
+            try execution.send(signal: .terminate)
+            #expect(await ChatRunControlTests.exit(of: execution.processIdentifier.value, within: .seconds(30)))
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        // Delivered by the bot that was stopping: no restart has happened yet.
+        let delivered = try await harness.bot.calls().filter { $0.ok && $0.method != "sendMessageDraft" && $0.text?.contains("Sent before") == true }
+        #expect(delivered.count == 1)
+        try await harness.run { _ in
+            // A later barrier: /status answered means the restart's resend would have gone first.
+            try await harness.send("/status")
+            #expect(try await harness.waitForMessage(containing: "Project") != nil)
+        }
+        let afterRestart = try await harness.bot.calls().filter { $0.method != "sendMessageDraft" && $0.text?.contains("Sent before") == true }
+        #expect(afterRestart.filter(\.ok).count == 1, "not sent again after the restart")
+    }
+
+    /// A long streamed answer (about 12 s of text, progress edited throughout) with the fake Bot
+    /// API's default flood limits: not one 429, in a private chat or in a group.
+    @Test func aLongStreamedAnswerEarnsNo429InAPrivateChatOrAGroup() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let paragraph = String(repeating: "A sentence of a long answer that streams for a while. ", count: 60)
+        // Each conversation's first turn is the script's first: the same answer in both chats.
+        try await harness.anthropic.script([["text": .string(paragraph + "The end."), "delay_ms": 200, "chunks": 60]])
+        let group: Int64 = -100_555
+        let (status, log) = try await harness.run(["PROGRESS_EDIT_INTERVAL_MS": "1000"]) { _ in
+            try await harness.send("Tell me at length")
+            #expect(try await harness.waitForMessage(containing: "The end.", within: .seconds(60)) != nil)
+            #expect(try await harness.waitForCall("getMe") != nil)
+            try await harness.send("@fake_bot tell me at length", chat: group)
+            #expect(try await harness.waitForMessage(containing: "The end.", chat: group, within: .seconds(90)) != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        let calls = try await harness.bot.calls()
+        let refused = calls.filter { !$0.ok && $0.method != "getUpdates" }
+        #expect(refused.isEmpty, "no 429, and no other refusal: \(refused.map { "\($0.method) \($0.status)" })")
+        // It was paced, not silent: the progress message was edited while the text streamed.
+        #expect(calls.filter { $0.method == "editMessageText" && $0.chatID == group }.count >= 2)
+        #expect(calls.filter { $0.method == "sendMessageDraft" && $0.ok }.count >= 2)
+    }
+}

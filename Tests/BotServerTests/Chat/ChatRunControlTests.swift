@@ -236,14 +236,14 @@ import TestSupport
     }
 
     /// Exited (a zombie, or already reaped), asked of the kernel without reaping it.
-    private static func hasExited(_ pid: pid_t) -> Bool {
+    static func hasExited(_ pid: pid_t) -> Bool {
         var info = siginfo_t()
         guard waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return true }
         return info._sifields._sigchld.si_pid == pid
     }
 
     /// Whether `pid` exits within `limit` (from now).
-    private static func exit(of pid: pid_t, within limit: Duration) async -> Bool {
+    static func exit(of pid: pid_t, within limit: Duration) async -> Bool {
         let clock = ContinuousClock()
         let start = clock.now
         let exited = await eventually(within: limit) { hasExited(pid) }
