@@ -9,7 +9,9 @@ import TestSupport
     @Test func anEarlierSessionIsListedPickedAndContinuedWithItsHistory() async throws {
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
-        try await harness.anthropic.script([["text": "Answer zero."], ["text": "Answer one."]])
+        // Longer than one message: the progress message becomes the end-of-run card, which names the model.
+        let long = String(repeating: "A line of a long answer.\n", count: 200)
+        try await harness.anthropic.script([["text": .string(long + "Answer zero.")], ["text": "Answer one."]])
         let (status, log) = try await harness.run { _ in
             try await harness.send("alpha topic")
             #expect(try await harness.waitForMessage(containing: "Answer zero.") != nil)

@@ -101,7 +101,8 @@ extension Conversation {
         if settings.permissionMode == .bypassPermissions {
             lines.insert("⚠️ <b>bypassPermissions</b>: Claude runs every tool without asking.", at: 0)
         }
-        if let run = active {
+        // A run that only delivers its answer is over for the user, who has the answer on screen.
+        if let run = active, !run.concluding {
             let elapsed = ProgressRenderer.format(elapsed: .now - run.startedAt)
             let waiting = await broker?.waiting ?? 0
             let state = run.waitingForSlot ? "waiting for a free slot" : waiting > 0 ? "waiting for your approval" : "working"
