@@ -176,7 +176,7 @@ import TestSupport
         let first = try await harness.run { execution in
             try await harness.send("A long job")
             #expect(try await harness.waitForMessage(containing: "Working") != nil)
-            #expect(await eventually(within: .seconds(10)) { (try? await harness.anthropic.mainRequests().count) ?? 0 >= 1 })
+            #expect(await eventually(within: .seconds(30)) { (try? await harness.anthropic.mainRequests().count) ?? 0 >= 1 })
             try execution.send(signal: .kill)
         }
         #expect(first.status == .signaled(SIGKILL))
@@ -191,7 +191,7 @@ import TestSupport
             #expect(try await harness.waitForMessage(containing: "Interrupted") != nil)  // the old progress message
             let resume = try #require(ChatHarness.button("Resume", in: report))
             try await harness.tap(resume, on: ChatHarness.messageID(report))
-            let resumed = try await harness.waitForMessage(containing: "Resumed and finished", within: .seconds(10))
+            let resumed = try await harness.waitForMessage(containing: "Resumed and finished", within: .seconds(30))
             let sent = try await harness.bot.messages(chat: ChatHarness.user).map { $0["text"] as? String ?? "" }
             #expect(resumed != nil, "\(sent)")
         }
