@@ -233,6 +233,21 @@ import TestSupport
         }
         #expect(values.count <= Int(elapsed / interval) + 2, "\(values)")
     }
+
+    /// What the receiver shows already is not sent again; an urgent value (an approval just
+    /// decided, a tool just finished) does not wait out the interval, a plain one does.
+    @Test func anUrgentValueGoesAtOnceAndTheInitialOneIsNotSentAgain() async throws {
+        let sink = Sink()
+        let throttled = Throttled<Int>(interval: .seconds(600), initial: 1) { await sink.add($0) }
+        await throttled.offer(1)
+        await throttled.offer(2)  // waits for the interval: the initial value counts as just sent
+        await throttled.offer(3, urgent: true)
+        #expect(await eventually { await sink.values == [3] })
+        await throttled.offer(4)
+        await throttled.close(wait: false)
+        let sent = await sink.values
+        #expect(sent == [3], "a plain value waits, and closing drops it")
+    }
 }
 
 @Suite struct RunSlotsTests {
