@@ -36,16 +36,21 @@ actor DurableOutbox {
     @discardableResult
     func deliver(_ records: [OutgoingRecord]) async -> [Int64?] {
         guard let key = records.first?.conversation else { return [] }
+        return await chained(key) { await self.send(records, of: key) }
+    }
+
+    /// Runs `body` after the conversation's deliveries before it: one at a time, in order.
+    private func chained<T: Sendable>(_ key: ConversationKey, _ body: @escaping @Sendable () async -> T) async -> T {
         let previous = chains[key]
-        let delivery = Task { () -> [Int64?] in
+        let delivery = Task { () -> T in
             await previous?.value
-            return await self.send(records)
+            return await body()
         }
         let tail = Task { _ = await delivery.value }
         chains[key] = tail
-        let ids = await delivery.value
+        let value = await delivery.value
         if chains[key] == tail { chains[key] = nil }
-        return ids
+        return value
     }
 
     /// Stores and sends parts that have no run to be stored with.
@@ -57,7 +62,7 @@ actor DurableOutbox {
             // The database refused the write: sending without a record is still better than nothing.
             logger.error("could not store a message before sending it; sending it anyway", metadata: ["error": "\(error)"])
             var ids: [Int64?] = []
-            for part in parts { ids.append(try? await send(part, to: key).get()) }
+            for part in parts { ids.append((try? await send(part, to: key).get()) ?? nil) }
             return ids
         }
     }
@@ -76,14 +81,17 @@ actor DurableOutbox {
         let byConversation = Dictionary(grouping: pending, by: \.conversation)
         await withTaskGroup(of: Void.self) { group in
             for records in byConversation.values {
-                group.addTask { await self.deliver(records.sorted { $0.id < $1.id }) }
+                group.addTask { _ = await self.deliver(records.sorted { $0.id < $1.id }) }
             }
         }
     }
 
     // MARK: Sending
 
-    private func send(_ records: [OutgoingRecord]) async -> [Int64?] {
+    private func send(_ records: [OutgoingRecord], of key: ConversationKey) async -> [Int64?] {
+        // An earlier part of this conversation waits to be tried again: these are stored, and
+        // go with it, after it.
+        if retries[key] != nil { return Array(repeating: nil, count: records.count) }
         var ids: [Int64?] = []
         for (index, record) in records.enumerated() {
             switch await send(record.part, to: record.conversation) {
@@ -120,10 +128,17 @@ actor DurableOutbox {
         }
     }
 
+    /// Read when its turn in the chain comes, so that it holds exactly what is still unsent.
     private func retry(_ key: ConversationKey) async {
+        _ = await chained(key) { () -> [Int64?] in
+            await self.clearRetry(key)
+            guard let pending = try? await self.store.pending().filter({ $0.conversation == key }), !pending.isEmpty else { return [] }
+            return await self.send(pending, of: key)
+        }
+    }
+
+    private func clearRetry(_ key: ConversationKey) {
         retries[key] = nil
-        guard let pending = try? await store.pending().filter({ $0.conversation == key }), !pending.isEmpty else { return }
-        await deliver(pending)
     }
 
     /// One part; the message id Telegram gave it.
