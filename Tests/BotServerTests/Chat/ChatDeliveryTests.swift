@@ -73,6 +73,29 @@ import TestSupport
         #expect(delivered.calls == 1 && delivered.messages == 1, "calls \(delivered.calls), messages \(delivered.messages)")
     }
 
+    /// Telegram fails the approval question more times than one request is retried: the
+    /// question is asked again while Claude waits, instead of being denied unseen.
+    @Test func anApprovalQuestionTelegramFailsIsAskedAgainWhileClaudeWaits() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let file = harness.project + "/asked.txt"
+        try await harness.anthropic.script([
+            ["text": "Writing it.", "tool_use": ["name": "Write", "input": ["file_path": .string(file), "content": "yes\n"]]],
+            ["text": "Written after all."],
+        ])
+        // Six failures: more than the outbox's five attempts for one request.
+        try await harness.bot.script(method: "sendMessage", textContains: "Claude wants to", times: 6, respond: ["status": 502])
+        let (status, log) = try await harness.run { _ in
+            try await harness.send("Write asked.txt")
+            try await harness.approve("write")
+            #expect(try await harness.waitForMessage(containing: "Written after all.", within: .seconds(60)) != nil)
+        }
+        #expect(status == .exited(0), "\(log.suffix(3000))")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "yes\n")
+        let asked = try await harness.bot.calls(method: "sendMessage").filter { $0.text?.contains("Claude wants to") == true }
+        #expect(asked.filter { $0.status == 502 }.count == 6 && asked.filter(\.ok).count == 1)
+    }
+
     /// In a group the answer replaces the progress message, so it is an edit: one that Telegram
     /// carried out but whose answer the bot never got is sent again after the restart, and
     /// changes nothing. The chat shows the answer once.
