@@ -65,7 +65,8 @@ if [ "$ENGINE" = podman ]; then
     if [ "${SKIP_COMPOSE:-0}" != 1 ]; then
         command -v podman-compose >/dev/null ||
             DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends podman-compose >"$LOGS/apt.log" 2>&1
-        v=$(podman-compose --version 2>/dev/null | awk '/podman-compose version/ {print $NF}')
+        # "podman-compose version 1.6.0"; bookworm's 1.0.3 says "podman-composer version  1.0.3".
+        v=$(podman-compose --version 2>/dev/null | awk '/^podman-compose.* version/ {print $NF; exit}')
         if ! python3 -c "import sys; v=tuple(map(int, '${v:-0}'.split('.')[:2])); sys.exit(0 if v >= (1, 1) else 1)" 2>/dev/null; then
             info "podman-compose ${v:-missing} cannot read env_file's required: false; podman-compose 1.6.0 from PyPI"
             [ -x "$WORK/venv/bin/podman-compose" ] || { python3 -m venv "$WORK/venv" &&
@@ -122,10 +123,11 @@ HC=$($E image inspect -f '{{json .Config.Healthcheck}}' "$IMAGE")
 case $HC in *healthcheck*) pass "HEALTHCHECK in the image: $HC";; *) fail "no HEALTHCHECK running botserver healthcheck: $HC";; esac
 PINNED=$(bash "$ROOT/scripts/install-claude-cli.sh" 2>/dev/null | tail -n 1)
 WANT=$("$PINNED" --version 2>/dev/null)
-GOT=$($E run --rm --entrypoint /usr/local/bin/claude "$IMAGE" --version 2>&1)
+# --no-healthcheck: a one-off container needs none (podman would ask systemd to schedule it).
+GOT=$($E run --rm --no-healthcheck --entrypoint /usr/local/bin/claude "$IMAGE" --version 2>&1)
 [ -n "$WANT" ] && [ "$GOT" = "$WANT" ] && pass "Claude Code in the image is the tests' pinned one: $GOT" ||
     fail "Claude Code in the image: '$GOT', the tests': '$WANT'"
-out=$($E run --rm --entrypoint /bin/sh "$IMAGE" -c 'ldd /app/botserver /app/claude-reaper /usr/local/bin/claude | grep "not found"; command -v curl perl; echo DISABLE_AUTOUPDATER=$DISABLE_AUTOUPDATER' 2>&1)
+out=$($E run --rm --no-healthcheck --entrypoint /bin/sh "$IMAGE" -c 'ldd /app/botserver /app/claude-reaper /usr/local/bin/claude | grep "not found"; command -v curl perl; echo DISABLE_AUTOUPDATER=$DISABLE_AUTOUPDATER' 2>&1)
 [ "$out" = DISABLE_AUTOUPDATER=1 ] && pass "no missing libraries, no curl or perl, DISABLE_AUTOUPDATER=1" || fail "image contents: $out"
 
 # ---------------------------------------------------------------- fake Telegram
@@ -183,8 +185,9 @@ PY
         fail "$L: botserver doctor exit $rc: $bad"
     fi
     sed 's/^/    doctor| /' "$LOGS/doctor-$L.log"
-    out=$($E exec "$C" sh -c 'for p in /proc/[0-9]*; do c=$(tr "\0" " " <$p/cmdline 2>/dev/null); [ -n "$c" ] && echo "$(awk "/^Uid:/{print \$2}" $p/status) ${p#/proc/} $c"; done' 2>&1 | grep -v ' sh -c ')
-    if echo "$out" | grep -q '^10001 1 /usr/bin/tini' && echo "$out" | grep -qE '^10001 [0-9]+ /app/botserver serve' && ! echo "$out" | grep -q '^0 '; then
+    out=$($E exec "$C" sh -c 'for p in /proc/[0-9]*; do c=$(tr "\0" " " <$p/cmdline 2>/dev/null); [ -n "$c" ] && echo "$(awk "/^Uid:/{print \$2}" $p/status) ${p#/proc/} $c"; done' 2>&1 | grep -av ' sh -c ')
+    # grep -a: the bot overwrites its environment in place, which /proc shows as NUL bytes.
+    if echo "$out" | grep -aq '^10001 1 /usr/bin/tini' && echo "$out" | grep -aqE '^10001 [0-9]+ /app/botserver serve' && ! echo "$out" | grep -aq '^0 '; then
         pass "$L: tini and botserver run as bot (10001), nothing as root"
     else
         fail "$L: process users: $(echo "$out" | tr '\n' ';')"
@@ -248,15 +251,19 @@ else
     fail "run: $E run: $(tail -3 "$LOGS/run.log")"
 fi
 
-# A /data bind-mounted from a root-owned host folder: refused at start, saying what to do.
-mkdir -p "$WORK/root-owned-data"; chown 0:0 "$WORK/root-owned-data"; chmod 0755 "$WORK/root-owned-data"
-$E rm -f "$NAME-root" >/dev/null 2>&1
-out=$(timeout 60 $E run --name "$NAME-root" --network none -v "$WORK/root-owned-data:/data" "${ENVS[@]}" "$IMAGE" 2>&1); rc=$?
-if [ $rc != 0 ] && echo "$out" | grep -q 'DATA_DIR /data' && echo "$out" | grep -q 'chown'; then
-    pass "run: root-owned /data refused at start (exit $rc): $(echo "$out" | grep -m1 'DATA_DIR /data' | cut -c1-220)"
-else
-    fail "run: root-owned /data (exit $rc): $(echo "$out" | tail -3)"
-fi
+# /data or /workspace bind-mounted from a root-owned host folder: refused at start, saying
+# what to do (uid 10001 cannot write there; without the check it failed late and unclearly).
+for d in data workspace; do
+    V=$(echo "$d" | tr a-z A-Z); [ "$d" = workspace ] && V=WORKSPACE_ROOT; [ "$d" = data ] && V=DATA_DIR
+    mkdir -p "$WORK/root-owned-$d"; chown 0:0 "$WORK/root-owned-$d"; chmod 0755 "$WORK/root-owned-$d"
+    $E rm -f "$NAME-root" >/dev/null 2>&1
+    out=$(timeout 60 $E run --no-healthcheck --name "$NAME-root" --network none -v "$WORK/root-owned-$d:/$d" "${ENVS[@]}" "$IMAGE" 2>&1); rc=$?
+    if [ $rc != 0 ] && echo "$out" | grep -q "$V /$d" && echo "$out" | grep -q 'chown'; then
+        pass "run: root-owned /$d refused at start (exit $rc): $(echo "$out" | grep -m1 "$V /$d" | cut -c1-200)"
+    else
+        fail "run: root-owned /$d (exit $rc): $(echo "$out" | tail -3)"
+    fi
+done
 
 # ---------------------------------------------------------------- compose, as Coolify does
 if [ "${SKIP_COMPOSE:-0}" != 1 ]; then
