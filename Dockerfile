@@ -43,11 +43,12 @@ FROM debian:bookworm-slim
 # Runtime packages: every shared library the binary links (Tests/BotServerTests/Deploy
 # checks this list against `ldd`), plus git and ssh for /clone and /push, tini as PID 1
 # (coreutils' `timeout`, for git, is in the base image). No curl: HEALTHCHECK runs
-# `botserver healthcheck`. Perl leaves again (47 MB): git depends on it only for commands
-# nobody runs here (send-email, svn, cvs, instaweb); clone, fetch, commit, push and
-# `add -i` are C. dpkg --force-depends: an `apt-get install` in an image built FROM this one
-# puts perl back. apt's caches go too: the official slim image drops them by its
-# docker-clean hook, an image made without it keeps 40 MB of them.
+# `botserver healthcheck`. Perl's libraries leave again (47 MB; perl-base, the core
+# interpreter, stays): git depends on them only for commands nobody runs here (send-email,
+# svn, cvs, instaweb); clone, fetch, commit, push and `add -i` are C. Because of
+# --force-depends, an image built FROM this one runs `apt-get --fix-broken install` (it
+# puts them back) before apt installs anything. apt's caches go too: the official slim
+# image drops them by its docker-clean hook, an image made without it keeps 40 MB of them.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libsqlite3-0 libssl3 ca-certificates git openssh-client tini libcap2-bin \
