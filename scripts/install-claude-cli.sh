@@ -8,7 +8,9 @@
 # `claude --version` works, nothing is downloaded. Needs python3 with pip and access to PyPI.
 set -euo pipefail
 
-SDK_VERSION="0.2.188"
+# The one pin of Claude Code, for the tests and the image (Dockerfile); CLAUDE_AGENT_SDK_VERSION
+# overrides it (the image's build argument of that name).
+SDK_VERSION="${CLAUDE_AGENT_SDK_VERSION:-0.2.188}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 INSTALL_DIR="$REPO_ROOT/.build/claude-cli/$SDK_VERSION"
 BINARY="$INSTALL_DIR/claude"

@@ -5,7 +5,7 @@ struct BotServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "botserver",
         abstract: "A Telegram bot that drives Claude Code.",
-        subcommands: [ServeCommand.self, WebhookCommand.self, DoctorCommand.self])
+        subcommands: [ServeCommand.self, WebhookCommand.self, DoctorCommand.self, HealthcheckCommand.self])
 }
 
 struct ServeCommand: AsyncParsableCommand {

@@ -126,6 +126,8 @@ public struct ClaudeConfiguration: Sendable {
             "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL",
             "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "API_TIMEOUT_MS",
+            // The image pins the CLI: it must not replace itself (the image sets it to 1).
+            "DISABLE_AUTOUPDATER",
             "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY",
         ] + allow
         var environment: [String: String] = [:]
