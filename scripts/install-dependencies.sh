@@ -5,8 +5,9 @@ set -euo pipefail
 
 # coreutils: `timeout` bounds every git call; python3-yaml: the compose file's test;
 # espeak-ng and opus-tools: a real spoken OGG/Opus voice note for the voice test; libcap2-bin:
-# setcap, for the test of a claude-reaper with file capabilities.
-packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git coreutils python3 python3-pip python3-yaml espeak-ng opus-tools libcap2-bin)
+# setcap, for the test of a claude-reaper with file capabilities; openssh-server: an sshd on
+# 127.0.0.1 serving the remote of the GIT_SSH_KEY test.
+packages=(libsqlite3-dev libssl-dev pkg-config sqlite3 openssl git coreutils python3 python3-pip python3-yaml espeak-ng opus-tools libcap2-bin openssh-server)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(wrk); fi
 
 missing=()

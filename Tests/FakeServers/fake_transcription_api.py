@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A fake OpenAI-compatible speech-to-text API for tests (Python 3.11, standard library only).
 
-    python3 Tests/FakeServers/fake_transcription_api.py --port 0 [--text "..."] [--status 500]
+    python3 Tests/FakeServers/fake_transcription_api.py --port 0 [--text "..."] [--status 500] [--key K]
 
 POST /v1/audio/transcriptions (multipart/form-data with `file` and `model`) answers
-{"text": <--text>} (or an OpenAI-style error with --status). Every request is recorded:
+{"text": <--text>} (or an OpenAI-style error with --status). With --key, as OpenAI and Groq
+do, a request without `Authorization: Bearer <K>` gets 401 and OpenAI's error body (a missing
+key and a wrong one are told apart), before anything else is looked at. Every request is recorded:
 GET /__fake/requests -> {"requests":[{"model","filename","content_type","size","sha256",
 "authorization","response_format"}]}. Prints "READY port=<N>"; exits on SIGTERM or stdin EOF.
 """
@@ -49,6 +51,23 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/audio/transcriptions":
             self._send(404, {"error": {"message": "not found"}})
             return
+        key = self.server.key
+        authorization = self.headers.get("Authorization")
+        if key is not None and authorization != f"Bearer {key}":
+            with self.server.lock:
+                self.server.requests.append({"authorization": authorization, "refused": True})
+            if not authorization:
+                message = ("You didn't provide an API key. You need to provide your API key in an Authorization header "
+                           "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+                self._send(401, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
+            else:
+                given = authorization.removeprefix("Bearer ")
+                masked = given[:3] + "*" * max(0, len(given) - 7) + given[-4:] if len(given) > 7 else "***"
+                message = (f"Incorrect API key provided: {masked}. "
+                           "You can find your API key at https://platform.openai.com/account/api-keys.")
+                self._send(401, {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                                           "code": "invalid_api_key"}})
+            return
         message = BytesParser(policy=HTTP).parsebytes(
             b"Content-Type: " + self.headers.get("Content-Type", "").encode() + b"\r\n\r\n" + body)
         fields, file = {}, None
@@ -77,9 +96,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--text", default="Please list the files in this project.")
     parser.add_argument("--status", type=int, default=200)
+    parser.add_argument("--key")
     args = parser.parse_args()
     server = LoopbackServer(args.port, Handler, app=None)
-    server.text, server.status = args.text, args.status
+    server.text, server.status, server.key = args.text, args.status, args.key
     server.requests, server.lock = [], threading.Lock()
     sys.exit(serve(server, "transcription api"))
 

@@ -3,10 +3,12 @@
 `git http-backend` behind a small threaded HTTP server, so /clone, /pull and /push run
 against a real remote over HTTP.
 
-    python3 Tests/FakeServers/git_http_server.py --root DIR [--port 0] [--token T]
+    python3 Tests/FakeServers/git_http_server.py --root DIR [--port 0] [--token T] [--cert PEM --key PEM]
 
 * Serves the bare repositories under DIR at http://127.0.0.1:<port>/<name>.git; pushing is
   enabled (http.receivepack) for every repository it serves.
+* With --cert and --key, over TLS instead: https://127.0.0.1:<port>/<name>.git, as a private
+  git host is reached (the client must trust the certificate's issuer).
 * With --token, every request must carry `Authorization: Basic base64(<user>:<token>)`
   (any user name); otherwise 401 with a Basic challenge. The Authorization headers
   received are recorded.
@@ -17,6 +19,7 @@ import argparse
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -32,6 +35,17 @@ class GitHandler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         sys.stderr.write("git-http: " + (fmt % args) + "\n")
+
+    def setup(self):
+        # The TLS handshake runs in this connection's thread, not in accept(): a client that
+        # fails it must not hold up the others.
+        if isinstance(self.request, ssl.SSLSocket):
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError) as error:
+                sys.stderr.write(f"git-http: handshake failed: {error}\n")
+                raise
+        super().setup()
 
     def do_GET(self):
         self._handle()
@@ -119,11 +133,19 @@ def main() -> None:
     parser.add_argument("--root", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
+    if bool(args.cert) != bool(args.key):
+        parser.error("--cert and --key go together")
     for name in os.listdir(args.root):
         if name.endswith(".git"):
             subprocess.run(["git", "-C", os.path.join(args.root, name), "config", "http.receivepack", "true"], check=True)
     server = LoopbackServer(args.port, GitHandler, app=None)
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     server.root = os.path.abspath(args.root)
     server.token = args.token
     server.requests = []

@@ -8,9 +8,10 @@ Two layers:
   exactly as the Swift tests start it: SSE framing and event order, turn selection by the number of
   assistant messages, error "times", the non-streaming answer, side-request classification and the
   request log.
-* End-to-end tests run the REAL Claude Code CLI against the fake (skipped when
-  .build/claude-cli/0.2.188/claude is missing: run scripts/install-claude-cli.sh; the tests never
-  install it). Each CLI gets a temporary HOME and a temporary git repository as cwd and is always
+* End-to-end tests run the REAL Claude Code CLI against the fake: the one CLAUDE_TEST_BIN names
+  (scripts/test.sh sets it), else .build/claude-cli/0.2.188/claude. Without it they are skipped,
+  saying so, except in CI (CI=true), where a missing CLI fails them: run
+  scripts/install-claude-cli.sh; the tests never install it. Each CLI gets a temporary HOME and a temporary git repository as cwd and is always
   stopped (stdin closed, then SIGTERM, then SIGKILL) when its test ends.
 Every server and CLI started here is stopped and every network call has a timeout.
 """
@@ -35,7 +36,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 SCRIPT = "Tests/FakeServers/fake_anthropic_api.py"
-CLI_PATH = REPO_ROOT / ".build" / "claude-cli" / "0.2.188" / "claude"
+CLI_PATH = Path(os.environ.get("CLAUDE_TEST_BIN") or REPO_ROOT / ".build" / "claude-cli" / "0.2.188" / "claude")
+IN_CI = os.environ.get("CI") == "true"
 
 sys.path.insert(0, str(HERE))
 from fake_process import FakeProcess  # noqa: E402
@@ -592,9 +594,16 @@ class CliProcess:
         self.stderr.close()
 
 
-@unittest.skipUnless(CLI_PATH.exists(), f"the real CLI is not installed at {CLI_PATH} "
-                                        "(run scripts/install-claude-cli.sh)")
+@unittest.skipUnless(CLI_PATH.exists() or IN_CI, f"the real CLI is not installed at {CLI_PATH} "
+                                                 "(set CLAUDE_TEST_BIN, or run scripts/install-claude-cli.sh)")
 class EndToEndTest(ServerTestCase):
+    def setUp(self):
+        # In CI a missing CLI is a failure, not a skip: these tests are what keeps the fake honest.
+        self.assertTrue(os.access(CLI_PATH, os.X_OK),
+                        f"the real CLI is not at {CLI_PATH}: CI must install it (scripts/install-claude-cli.sh) "
+                        "and name it in CLAUDE_TEST_BIN")
+        super().setUp()
+
     def spawn(self, **kwargs) -> CliProcess:
         workdir = Path(tempfile.mkdtemp(prefix="fake-anthropic-e2e-"))
         self.addCleanup(shutil.rmtree, workdir, ignore_errors=True)

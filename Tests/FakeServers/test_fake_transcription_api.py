@@ -37,7 +37,7 @@ class FakeTranscriptionTests(unittest.TestCase):
         server.stdout.close()
 
     @staticmethod
-    def post(port: int, fields: dict, audio: bytes | None) -> tuple[int, dict]:
+    def post(port: int, fields: dict, audio: bytes | None, authorization: str | None = "Bearer k") -> tuple[int, dict]:
         boundary = uuid.uuid4().hex
         body = b""
         for name, value in fields.items():
@@ -47,8 +47,10 @@ class FakeTranscriptionTests(unittest.TestCase):
                      f"Content-Type: audio/ogg\r\n\r\n").encode() + audio + b"\r\n"
         body += f"--{boundary}--\r\n".encode()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("POST", "/v1/audio/transcriptions", body,
-                           {"Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": "Bearer k"})
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        connection.request("POST", "/v1/audio/transcriptions", body, headers)
         response = connection.getresponse()
         result = response.status, json.loads(response.read())
         connection.close()
@@ -82,6 +84,20 @@ class FakeTranscriptionTests(unittest.TestCase):
         status, answer = self.post(port, {"model": "m"}, b"x")
         self.assertEqual(status, 503)
         self.assertIn("message", answer["error"])
+
+    def test_with_a_key_a_missing_or_wrong_one_gets_401_and_the_right_one_the_text(self) -> None:
+        port = self.start("--key", "sk-right-key-0123", "--text", "spoken")
+        fields = {"model": "whisper-1"}
+        status, answer = self.post(port, fields, b"OggS", authorization=None)
+        self.assertEqual(status, 401)
+        self.assertIn("didn't provide an API key", answer["error"]["message"])
+        status, answer = self.post(port, fields, b"OggS", authorization="Bearer sk-wrong-key-4567")
+        self.assertEqual(status, 401)
+        self.assertEqual(answer["error"]["code"], "invalid_api_key")
+        self.assertNotIn("sk-wrong-key-4567", answer["error"]["message"])
+        self.assertEqual(self.post(port, fields, b"OggS", authorization="sk-right-key-0123")[0], 401, "Bearer is required")
+        self.assertEqual(self.post(port, fields, b"OggS", authorization="Bearer sk-right-key-0123"), (200, {"text": "spoken"}))
+        self.assertEqual([r.get("refused", False) for r in self.requests(port)], [True, True, True, False])
 
 
 if __name__ == "__main__":

@@ -134,7 +134,9 @@ struct Git: Sendable {
                 workingDirectory: FilePath(directory), input: .none, output: .discarded, error: .sequence
             ) { execution in
                 var pending: [UInt8] = []
-                var last = ""
+                // The last few lines, not only the last: git's cause ("Permission denied
+                // (publickey)") comes lines before its closing advice, and classify needs it.
+                var last: [String] = []
                 for try await chunk in execution.standardError {
                     pending += chunk.withUnsafeBytes { Array($0) }
                     // git rewrites its progress line with \r; every \r or \n ends one.
@@ -142,12 +144,13 @@ struct Git: Sendable {
                         let line = String(decoding: pending[..<end], as: UTF8.self).trimmingWhitespace()
                         pending.removeSubrange(...end)
                         guard !line.isEmpty else { continue }
-                        last = line
+                        last.append(line)
+                        if last.count > 8 { last.removeFirst() }
                         await progress(line)
                     }
                     if pending.count > 8192 { pending.removeAll() }
                 }
-                return last + String(decoding: pending, as: UTF8.self)
+                return (last + [String(decoding: pending, as: UTF8.self)]).joined(separator: "\n").trimmingWhitespace()
             }
             status = Self.status(result.terminationStatus)
             tail = result.closureResult

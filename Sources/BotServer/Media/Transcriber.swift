@@ -51,6 +51,8 @@ enum Transcriber: Sendable {
             } catch {
                 throw .transcription("\(error)")
             }
+            // A refused key is said as such, naming the setting: not the service's own paragraph.
+            if response.status == 401 || response.status == 403 { throw .transcriptionKeyRefused(status: response.status, keyGiven: key != nil) }
             guard (200..<300).contains(response.status) else {
                 let detail = (try? JSONDecoder().decode(APIError.self, from: Data(response.body)))?.error.message
                 throw .transcription("HTTP \(response.status)" + (detail.map { ": \($0)" } ?? ""))

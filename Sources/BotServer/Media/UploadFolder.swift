@@ -83,6 +83,8 @@ enum MediaError: Error, Sendable, Equatable, CustomStringConvertible {
     case download(String)
     case storage(String)
     case transcription(String)
+    /// The transcription API answered 401 or 403.
+    case transcriptionKeyRefused(status: Int, keyGiven: Bool)
     case noTranscriber
 
     var description: String {
@@ -92,6 +94,10 @@ enum MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case .download(let detail): return "the file could not be fetched from Telegram (\(detail))"
         case .storage(let detail): return "the file could not be saved (\(detail))"
         case .transcription(let detail): return "the voice note could not be transcribed (\(detail))"
+        case let .transcriptionKeyRefused(status, keyGiven):
+            return keyGiven
+                ? "the transcription service refused the key in TRANSCRIPTION_API_KEY (HTTP \(status)), so the voice note was not transcribed"
+                : "the transcription service wants a key: set TRANSCRIPTION_API_KEY (HTTP \(status))"
         case .noTranscriber:
             return "voice notes need a transcription backend: set TRANSCRIPTION_API_BASE_URL (an OpenAI-compatible /v1/audio/transcriptions, e.g. OpenAI, Groq or a local whisper server) or TRANSCRIPTION_COMMAND"
         }

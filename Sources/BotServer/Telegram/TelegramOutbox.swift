@@ -229,6 +229,9 @@ actor TelegramOutbox {
     /// Requests waiting or in flight for a chat (tests, /status).
     func backlog(chat chatID: Int64) -> Int { lanes[chatID]?.jobs.count ?? 0 }
 
+    /// Callers waiting on a chat's requests: coalesced edits are one request with several (tests).
+    func callers(chat chatID: Int64) -> Int { lanes[chatID]?.jobs.reduce(0) { $0 + $1.waiters.count } ?? 0 }
+
     /// Waits until every lane is empty, or until `deadline` (shutdown: what is queued goes
     /// out within the grace period). True when everything went.
     func drain(until deadline: ContinuousClock.Instant) async -> Bool {

@@ -14,9 +14,19 @@ import TestSupport
     struct Remote {
         let server: FakeServerProcess
         let root: String
-        var url: String { "http://127.0.0.1:\(server.port)/app.git" }
+        var scheme = "http"
+        var url: String { "\(scheme)://127.0.0.1:\(server.port)/app.git" }
 
-        static func start(in directory: String) async throws -> Remote {
+        /// Over TLS when `certificate` is given (https://).
+        static func start(in directory: String, certificate: (cert: String, key: String)? = nil) async throws -> Remote {
+            let root = try await makeRepository(in: directory)
+            let tls = certificate.map { ["--cert", $0.cert, "--key", $0.key] } ?? []
+            let server = try await FakeServerProcess.start(script: "git_http_server.py", arguments: ["--root", root, "--token", ChatGitTests.token] + tls)
+            return Remote(server: server, root: root, scheme: certificate == nil ? "http" : "https")
+        }
+
+        /// `directory`/remotes/app.git, a bare repository with one commit (README.md): the remotes folder.
+        static func makeRepository(in directory: String) async throws -> String {
             let root = directory + "/remotes"
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try await Self.git(["init", "-q", "--bare", "--initial-branch=main", root + "/app.git"])
@@ -26,8 +36,7 @@ import TestSupport
             try await Self.git(["-C", seed, "add", "."])
             try await Self.git(["-C", seed, "-c", "user.name=Seed", "-c", "user.email=seed@example.com", "commit", "-q", "-m", "Seed"])
             try await Self.git(["-C", seed, "push", "-q", "origin", "main"])
-            let server = try await FakeServerProcess.start(script: "git_http_server.py", arguments: ["--root", root, "--token", ChatGitTests.token])
-            return Remote(server: server, root: root)
+            return root
         }
 
         @discardableResult
@@ -278,6 +287,28 @@ import TestSupport
         #expect(GitError.classify(arguments: ["status"], status: 128, output: "fatal: detected dubious ownership in repository at '/w/app'").kind == .foreignOwner)
         let git = Git(token: "s3cret")
         #expect(git.redact("remote: https://x-access-token:s3cret@host") == "remote: https://x-access-token:•••@host")
+    }
+
+    /// ssh's cause comes lines before git's closing advice: a clone (which reports progress)
+    /// is classified by it, not by "and the repository exists.".
+    @Test func aCloneRefusedBySSHIsSaidAsRefusedCredentials() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let fake = directory.path + "/git"
+        try """
+            #!/bin/sh
+            printf 'Cloning into x...\\nroot@127.0.0.1: Permission denied (publickey).\\nfatal: Could not read from remote repository.\\n\\nPlease make sure you have the correct access rights\\nand the repository exists.\\n' >&2
+            exit 128
+
+            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        do {
+            try await Git(executable: fake).runReportingProgress(["clone", "--progress", "--", "ssh://git@host/r.git", "x"], in: directory.path, remote: true) { _ in }
+            Issue.record("the clone did not fail")
+        } catch {
+            #expect(error.kind == .authenticationFailed, "\(error)")
+            #expect(error.output.contains("Permission denied (publickey)") && error.output.hasSuffix("and the repository exists."), "\(error.output)")
+        }
     }
 
     /// Every user may read a process's command line; only its own user its environment.

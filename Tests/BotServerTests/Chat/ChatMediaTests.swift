@@ -135,7 +135,7 @@ import TestSupport
         let harness = try await ChatHarness.start()
         defer { harness.stop() }
         let transcription = try await FakeServerProcess.start(
-            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "Please list the files in this project."])
+            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "Please list the files in this project.", "--key", "tk-test"])
         defer { transcription.stop() }
         let ogg: [UInt8] = Array("OggS".utf8) + Array(repeating: 7, count: 5000)
         try await harness.bot.registerFile(id: "voice-1", content: ogg, path: "voice/file_9.oga")
@@ -184,11 +184,13 @@ import TestSupport
         #expect(audio.starts(with: Array("OggS".utf8)) && String(decoding: audio.prefix(200), as: UTF8.self).contains("OpusHead"))
         try await harness.bot.registerFile(id: "spoken", content: audio, path: "voice/spoken.oga")
         let transcription = try await FakeServerProcess.start(
-            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "list the files in this project"])
+            script: "fake_transcription_api.py", arguments: ["--port", "0", "--text", "list the files in this project", "--key", "tk-spoken"])
         defer { transcription.stop() }
         try await harness.anthropic.script([["text": "Listed."], ["text": "Listed again."]])
         let voice: [String: Any] = ["voice": ["file_id": "spoken", "file_unique_id": "s", "duration": 2, "mime_type": "audio/ogg", "file_size": audio.count]]
-        let (status, log) = try await harness.run(["TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(transcription.port)/v1"]) { _ in
+        let (status, log) = try await harness.run([
+            "TRANSCRIPTION_API_BASE_URL": "http://127.0.0.1:\(transcription.port)/v1", "TRANSCRIPTION_API_KEY": "tk-spoken",
+        ]) { _ in
             let noteID = try await harness.sendMedia(voice)
             #expect(try await harness.waitForMessage(containing: "Listed.") != nil)
             try await harness.replyToOwn(noteID, text: "and count them", voice: voice)
@@ -218,6 +220,38 @@ import TestSupport
             try await harness.sendMedia(voice)
             #expect(try await harness.waitForMessage(containing: "could not be transcribed (HTTP 500") != nil)
         }
+        #expect(try await harness.anthropic.mainRequests().isEmpty)
+    }
+
+    /// A service that wants a key, as OpenAI and Groq do: a wrong key and a missing one each get
+    /// one sentence naming TRANSCRIPTION_API_KEY (not the service's paragraph, nor the key), and
+    /// nothing reaches Claude.
+    @Test func aTranscriptionKeyThatIsWrongOrMissingIsSaidInOneSentence() async throws {
+        let harness = try await ChatHarness.start()
+        defer { harness.stop() }
+        let transcription = try await FakeServerProcess.start(script: "fake_transcription_api.py", arguments: ["--port", "0", "--key", "tk-right-0123"])
+        defer { transcription.stop() }
+        try await harness.bot.registerFile(id: "voice-4", content: Array("OggS....".utf8), path: "voice/file_4.oga")
+        let voice: [String: Any] = ["voice": ["file_id": "voice-4", "file_unique_id": "v4", "duration": 1, "mime_type": "audio/ogg", "file_size": 8]]
+        let base = "http://127.0.0.1:\(transcription.port)"
+        let wrong = "The transcription service refused the key in TRANSCRIPTION_API_KEY (HTTP 401), so the voice note was not transcribed. Nothing was sent to Claude."
+        let missing = "The transcription service wants a key: set TRANSCRIPTION_API_KEY (HTTP 401). Nothing was sent to Claude."
+        try await harness.run(["TRANSCRIPTION_API_BASE_URL": base, "TRANSCRIPTION_API_KEY": "tk-wrong-4567"]) { _ in
+            try await harness.sendMedia(voice)
+            let told = try await harness.waitForMessage(containing: "TRANSCRIPTION_API_KEY")
+            #expect(told?["text"] as? String == "⚠️ " + wrong)
+        }
+        try await harness.run(["TRANSCRIPTION_API_BASE_URL": base]) { _ in
+            try await harness.sendMedia(voice)
+            let told = try await harness.waitForMessage(containing: "wants a key")
+            #expect(told?["text"] as? String == "⚠️ " + missing)
+        }
+        let response = try await RawHTTPClient.request(port: transcription.port, path: "/__fake/requests")
+        let recorded = (try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+        #expect(recorded.count == 2 && recorded.allSatisfy { $0["refused"] as? Bool == true }, "\(recorded)")
+        #expect(recorded.first?["authorization"] as? String == "Bearer tk-wrong-4567")
+        let sent = try await harness.bot.calls().map { "\($0.params)" }.joined()
+        #expect(!sent.contains("tk-wrong") && !sent.contains("platform.openai.com") && !sent.contains("didn't provide"))
         #expect(try await harness.anthropic.mainRequests().isEmpty)
     }
 

@@ -51,7 +51,11 @@ import TestSupport
                 for index in 0..<8 { _ = try await harness.outbox.send(text(1, "flood \(index)")) }
             }
             group.addTask {
-                try await Task.sleep(for: .milliseconds(150))  // after chat 1 is flood-blocked
+                // Once chat 1 is flood-blocked: the fake has refused it.
+                let blocked = await eventually(within: .seconds(30)) {
+                    (try? await harness.fake.calls(method: "sendMessage").contains { $0.chatID == 1 && $0.status == 429 }) == true
+                }
+                #expect(blocked, "the fake never pushed back")
                 for index in 0..<3 { _ = try await harness.outbox.send(text(2, "quiet \(index)")) }
                 quietDone.mark()
             }
@@ -69,7 +73,8 @@ import TestSupport
 
     @Test func queuedEditsOfOneMessageAreCoalesced() async throws {
         var pacing = TelegramOutbox.Pacing.fastForTests
-        pacing.privateChat = RateLimiter(interval: .milliseconds(1500), burst: 1)
+        // The first edit waits this long for the chat's slot: all ten are queued meanwhile.
+        pacing.privateChat = RateLimiter(interval: .seconds(3), burst: 1)
         let harness = try await TelegramHarness.start(pacing: pacing)
         defer { harness.stop() }
         let message = try await harness.outbox.send(text(7, "working"))
@@ -78,8 +83,10 @@ import TestSupport
                 group.addTask {
                     try await harness.outbox.edit(EditMessageText(chatID: 7, messageID: message.messageID, text: "step \(index)"))
                 }
-                try await Task.sleep(for: .milliseconds(10))  // in order, all within the pacing wait
+                // In order: the next edit only once this one waits in the outbox.
+                #expect(await eventually { await harness.outbox.callers(chat: 7) == index }, "edit \(index) was not queued")
             }
+            #expect(try await harness.fake.calls(method: "editMessageText").isEmpty, "an edit went before all were queued")
             try await group.waitForAll()
         }
         let edits = try await harness.fake.calls(method: "editMessageText")
