@@ -10,7 +10,17 @@ enum Fixtures {
         Array(try Data(contentsOf: directory.appendingPathComponent(name + ".json")))
     }
 
+    /// The real samples; `synthetic_*` files were written by hand (edge cases no log had)
+    /// and are listed by `syntheticUpdateNames`.
     static func allUpdateNames() throws -> [String] {
+        try names().filter { !$0.hasPrefix("synthetic_") }
+    }
+
+    static func syntheticUpdateNames() throws -> [String] {
+        try names().filter { $0.hasPrefix("synthetic_") }
+    }
+
+    private static func names() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".json") }
             .map { String($0.dropLast(5)) }
