@@ -255,27 +255,44 @@ class Child:
         return "\n".join("    | " + line for line in text)
 
 
-def start_fake_bot_api(work, timeout=20.0):
-    argv = [sys.executable, FAKE_BOT_API, "--port", "0", "--token", BOT_TOKEN,
-            "--flood-chat-limit", "100000", "--flood-group-limit", "100000"]
-    child = Child("fake Bot API", argv, dict(os.environ), os.path.join(work, "fake_bot_api.log"),
-                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def write_results(report, text, results_dir, name):
+    """The report, with its printed table, as JSON under `results_dir` (bench/delivery uses it too)."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(os.path.abspath(results_dir), name)
+    report["table"] = text
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    return path
+
+
+def start_fake(label, argv, work, log_name, timeout=20.0):
+    """Starts one of the project's fakes and reads its port from its first line, READY port=N
+    (bench/delivery uses it too)."""
+    child = Child(label, argv, dict(os.environ), os.path.join(work, log_name), stdin=subprocess.PIPE,
+                  stdout=subprocess.PIPE)
     deadline = time.monotonic() + timeout
     line = b""
     while not line.endswith(b"\n"):
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not child.alive():
-            raise BenchError(f"the fake Bot API did not print READY\n{child.log_tail()}")
+            raise BenchError(f"the {label} did not print READY\n{child.log_tail()}")
         ready, _, _ = select.select([child.proc.stdout], [], [], remaining)
         if ready:
             chunk = os.read(child.proc.stdout.fileno(), 256)
             if not chunk:
-                raise BenchError(f"the fake Bot API closed stdout before READY\n{child.log_tail()}")
+                raise BenchError(f"the {label} closed stdout before READY\n{child.log_tail()}")
             line += chunk
     match = re.match(rb"READY port=(\d+)", line)
     if not match:
-        raise BenchError(f"unexpected first line from the fake Bot API: {line!r}")
+        raise BenchError(f"unexpected first line from the {label}: {line!r}")
     return child, int(match.group(1))
+
+
+def start_fake_bot_api(work, timeout=20.0):
+    argv = [sys.executable, FAKE_BOT_API, "--port", "0", "--token", BOT_TOKEN,
+            "--flood-chat-limit", "100000", "--flood-group-limit", "100000"]
+    return start_fake("fake Bot API", argv, work, "fake_bot_api.log", timeout)
 
 
 def deprioritize(pid, niceness):
@@ -890,12 +907,7 @@ def main():
 
     text = render(report)
     print(text)
-    os.makedirs(args.results_dir, exist_ok=True)
-    path = os.path.join(os.path.abspath(args.results_dir), f"chat-latency-{timestamp}.json")
-    report["table"] = text
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    path = write_results(report, text, args.results_dir, f"chat-latency-{timestamp}.json")
     print(f"\nwritten: {os.path.relpath(path)}")
     # Incomplete data is a failure to measure, not a missed target.
     if any(s["n"] < args.chats * args.prompts for s in (report["groups"]["all"]["typing_ms"],

@@ -25,9 +25,7 @@ import importlib.util
 import json
 import os
 import platform
-import re
 import secrets
-import select
 import shutil
 import signal
 import string
@@ -48,6 +46,7 @@ common = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(common)
 Child, WebhookClient, BenchError, Interrupted = common.Child, common.WebhookClient, common.BenchError, common.Interrupted
 percentile, free_port, wait_ready, log = common.percentile, common.free_port, common.wait_ready, common.log
+start_fake = common.start_fake
 
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"  # well-formed, fake
 BOT_USERNAME = "fake_bot"  # what the fake's getMe says
@@ -68,27 +67,6 @@ TARGETS = {"p50_ms": 150.0, "p90_ms": 300.0, "not_modified": 0, "tap_p99_ms": 10
 
 
 # --- the fakes ------------------------------------------------------------------------
-
-def start_fake(label, argv, work, log_name, timeout=20.0):
-    child = Child(label, argv, dict(os.environ), os.path.join(work, log_name), stdin=subprocess.PIPE,
-                  stdout=subprocess.PIPE)
-    deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not child.alive():
-            raise BenchError(f"the {label} did not print READY\n{child.log_tail()}")
-        ready, _, _ = select.select([child.proc.stdout], [], [], remaining)
-        if ready:
-            chunk = os.read(child.proc.stdout.fileno(), 256)
-            if not chunk:
-                raise BenchError(f"the {label} closed stdout before READY\n{child.log_tail()}")
-            line += chunk
-    match = re.match(rb"READY port=(\d+)", line)
-    if not match:
-        raise BenchError(f"unexpected first line from the {label}: {line!r}")
-    return child, int(match.group(1))
-
 
 def control(port, method, path, payload=None, timeout=30):
     """A control route of either fake: JSON in, JSON out."""
@@ -768,12 +746,7 @@ def main():
 
     text = render(report)
     print(text)
-    os.makedirs(args.results_dir, exist_ok=True)
-    path = os.path.join(os.path.abspath(args.results_dir), f"delivery-{timestamp}.json")
-    report["table"] = text
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    path = common.write_results(report, text, args.results_dir, f"delivery-{timestamp}.json")
     print(f"\nwritten: {os.path.relpath(path)} · {report['meta']['wall_s']:.0f} s")
 
 

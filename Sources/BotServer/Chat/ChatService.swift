@@ -189,9 +189,6 @@ final class ChatService: ConversationHandler {
     func resumeAfterRestart() async {
         // First what a crash left unsent (answers, cards, notices), in the order it was stored.
         await context.delivery.resumePending()
-        if let pruned = try? await OutgoingStore(database: context.runs.database).prune(olderThan: .seconds(7 * 86_400)), pruned > 0 {
-            context.logger.debug("old outgoing messages pruned", metadata: ["rows": "\(pruned)"])
-        }
         do {
             // The CLI that asked these is gone: they can no longer be answered.
             for approval in try await context.permissions.expirePending() {

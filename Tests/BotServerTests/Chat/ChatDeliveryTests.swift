@@ -45,16 +45,21 @@ import TestSupport
         return harness
     }
 
-    @Test func anAnswerTelegramFailedWith5xxArrivesOnceAfterAKill() async throws {
-        let harness = try await Self.killWhileTheAnswerFails(["status": 500])
-        defer { harness.stop() }
+    /// The restarted bot delivers the answer: one successful call carries it, one message shows it.
+    private static func expectTheAnswerOnceAfterTheRestart(_ harness: ChatHarness) async throws {
         let (status, log) = try await harness.run { _ in
             let answer = try await harness.waitForMessage(containing: "forty-two", within: .seconds(30))
             #expect(answer != nil)
         }
         #expect(status == .exited(0), "\(log.suffix(3000))")
-        let delivered = try await Self.deliveries(of: "forty-two", in: harness)
+        let delivered = try await deliveries(of: "forty-two", in: harness)
         #expect(delivered.calls == 1 && delivered.messages == 1, "calls \(delivered.calls), messages \(delivered.messages)")
+    }
+
+    @Test func anAnswerTelegramFailedWith5xxArrivesOnceAfterAKill() async throws {
+        let harness = try await Self.killWhileTheAnswerFails(["status": 500])
+        defer { harness.stop() }
+        try await Self.expectTheAnswerOnceAfterTheRestart(harness)
         // The run was concluded with its answer: nothing says it was interrupted.
         let texts = try await harness.bot.messages(chat: ChatHarness.user).compactMap { $0["text"] as? String }
         #expect(!texts.contains { $0.contains("restarted while Claude was working") }, "\(texts)")
@@ -64,13 +69,7 @@ import TestSupport
         // The call reaches the fake, which neither carries it out nor answers: a lost connection.
         let harness = try await Self.killWhileTheAnswerFails(["hang": 60])
         defer { harness.stop() }
-        let (status, log) = try await harness.run { _ in
-            let answer = try await harness.waitForMessage(containing: "forty-two", within: .seconds(30))
-            #expect(answer != nil)
-        }
-        #expect(status == .exited(0), "\(log.suffix(3000))")
-        let delivered = try await Self.deliveries(of: "forty-two", in: harness)
-        #expect(delivered.calls == 1 && delivered.messages == 1, "calls \(delivered.calls), messages \(delivered.messages)")
+        try await Self.expectTheAnswerOnceAfterTheRestart(harness)
     }
 
     /// Telegram fails the approval question more times than one request is retried: the

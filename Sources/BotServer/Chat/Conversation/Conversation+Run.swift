@@ -27,9 +27,11 @@ extension Conversation {
         var started = early != nil
         if !started && active?.cancelRequested != true { started = await takeSlot() }
         guard started else {
-            await finish(runID: runID, sessionID: settings.sessionID, completion: RunCompletion(
-                outcome: .cancelled, costUSD: 0, inputTokens: 0, outputTokens: 0, turns: 0, error: "cancelled while waiting"))
-            await reply("⏹ Cancelled before it started.")
+            await finish(
+                runID: runID, sessionID: settings.sessionID,
+                completion: RunCompletion(
+                    outcome: .cancelled, costUSD: 0, inputTokens: 0, outputTokens: 0, turns: 0, error: "cancelled while waiting"),
+                outgoing: [.text(html: "⏹ Cancelled before it started.")])
             return await runEnded()
         }
         let clock = ContinuousClock()
@@ -291,18 +293,9 @@ extension Conversation {
         let completion = RunCompletion(
             outcome: kind, costUSD: cost, inputTokens: result?.usage.inputTokens ?? 0, outputTokens: result?.usage.outputTokens ?? 0,
             turns: result?.numTurns ?? 0, error: failure?.message)
-        context.metrics.runFinished(kind.rawValue)
-        let records: [OutgoingRecord]
-        do {
-            records = try await context.runs.finish(run: runID, sessionID: sessionID, completion, outgoing: parts, to: key)
-        } catch {
-            logger.error("could not record the end of a run; its answer is sent unrecorded", metadata: ["error": "\(error)"])
-            records = []
-            await context.delivery.storeAndDeliver(parts, to: key, runID: runID)
-        }
         logger.info("run finished", metadata: ["outcome": "\(kind.rawValue)", "seconds": "\(elapsed.components.seconds)"])
         markOutcome(kind)
-        if !records.isEmpty { await context.delivery.deliver(records) }
+        await finish(runID: runID, sessionID: sessionID, completion: completion, outgoing: parts)
     }
 
     /// Under a failure: try again, or continue once a usage limit resets.
@@ -361,12 +354,15 @@ extension Conversation {
         return total >= previous ? total - previous : total
     }
 
-    private func finish(runID: Int64, sessionID: String, completion: RunCompletion) async {
+    /// Records the run's end together with what tells the chat about it, then sends that.
+    private func finish(runID: Int64, sessionID: String, completion: RunCompletion, outgoing: [OutgoingPart]) async {
         context.metrics.runFinished(completion.outcome.rawValue)
         do {
-            try await context.runs.finish(run: runID, sessionID: sessionID, completion)
+            let records = try await context.runs.finish(run: runID, sessionID: sessionID, completion, outgoing: outgoing, to: key)
+            await context.delivery.deliver(records)
         } catch {
-            logger.error("could not record the end of a run", metadata: ["error": "\(error)"])
+            logger.error("could not record the end of a run; what tells it is sent unrecorded", metadata: ["error": "\(error)"])
+            await context.delivery.storeAndDeliver(outgoing, to: key, runID: runID)
         }
     }
 

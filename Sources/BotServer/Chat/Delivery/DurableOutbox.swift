@@ -56,6 +56,7 @@ actor DurableOutbox {
     /// Stores and sends parts that have no run to be stored with.
     @discardableResult
     func storeAndDeliver(_ parts: [OutgoingPart], to key: ConversationKey, runID: Int64? = nil) async -> [Int64?] {
+        guard !parts.isEmpty else { return [] }
         do {
             return await deliver(try await store.store(parts, for: key, runID: runID))
         } catch {
@@ -67,8 +68,12 @@ actor DurableOutbox {
         }
     }
 
-    /// At start-up: whatever a crash or restart left unsent goes now.
+    /// At start-up: whatever a crash or restart left unsent goes now; what was sent (or given
+    /// up) over a week ago is history nobody reads, and is removed.
     func resumePending() async {
+        if let pruned = try? await store.prune(olderThan: .seconds(7 * 86_400)), pruned > 0 {
+            logger.debug("old outgoing messages pruned", metadata: ["rows": "\(pruned)"])
+        }
         let pending: [OutgoingRecord]
         do {
             pending = try await store.pending()
